@@ -1,0 +1,42 @@
+/*
+ * fs: file system helpers with the safety rules Portico needs.
+ *
+ * - Reads are bounded: fs_read_file refuses files larger than the caller's limit.
+ * - Writes are atomic: fs_write_atomic writes a temporary file in the same directory,
+ *   fsyncs it and renames it into place, so a reader sees the old or the new content.
+ * - User-supplied relative paths are checked with fs_path_is_safe before they are joined
+ *   to a package directory: never absolute, never "..", never empty segments.
+ */
+#ifndef PORTICO_BASE_FS_H
+#define PORTICO_BASE_FS_H
+
+#include "buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Appends the whole file to `out`. ERR_NOTFOUND, ERR_LIMIT (bigger than `limit`), ERR_IO. */
+int fs_read_file(const char *path, size_t limit, buf *out);
+
+/* Replaces `path` with `data` atomically (temp file + fsync + rename). `mode` for a new
+ * file. On failure the old file is untouched and no temporary is left behind. */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* mkdir -p. Existing directories are fine. */
+int fs_mkdir_p(const char *path, mode_t mode);
+
+/* rm -rf that never follows symbolic links out of the tree. Missing path is fine. */
+int fs_remove_tree(const char *path);
+
+/* Is `rel` a safe relative path: not empty, not absolute, no "." or ".." segment, no
+ * empty segment, no NUL, no backslash? */
+bool fs_path_is_safe(const char *rel);
+
+/* "a" + "b" -> "a/b" (no doubled slash). Caller frees; NULL on ERR_NOMEM. */
+char *fs_join(const char *a, const char *b);
+
+bool fs_exists(const char *path);
+bool fs_is_dir(const char *path);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * proc: fork/exec with pipes, a poll loop, a deadline and output ceilings. The child is
+ * made a process-group leader so that a kill reaches everything it started.
+ */
+#include "proc.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void close_pair(int p[2]) {
+  for (int i = 0; i < 2; i++)
+    if (p[i] >= 0) {
+      close(p[i]);
+      p[i] = -1;
+    }
+}
+
+int proc_run(const proc_spec *spec, proc_result *result) {
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  static char *const empty_env[] = {NULL};
+  int rc = 0;
+  buf_init(&result->out, spec->stdout_limit);
+  buf_init(&result->err, spec->stderr_limit);
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+    rc = error_set_errno(ERR_IO, "cannot create pipes for %s", spec->argv[0]);
+    goto done;
+  }
+  int64_t start = now_ms();
+  pid_t pid = fork();
+  if (pid < 0) {
+    rc = error_set_errno(ERR_IO, "cannot fork to run %s", spec->argv[0]);
+    goto done;
+  }
+  if (pid == 0) {
+    setpgid(0, 0);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    if (spec->cwd && chdir(spec->cwd) < 0)
+      _exit(127);
+    if (spec->setup && spec->setup(spec->setup_arg))
+      _exit(127);
+    char *const *envp = spec->envp ? spec->envp : empty_env;
+    if (strchr(spec->argv[0], '/'))
+      execve(spec->argv[0], spec->argv, envp);
+    else
+      execvpe(spec->argv[0], spec->argv, envp);
+    _exit(127);
+  }
+  setpgid(pid, pid); /* also from the parent, to close the race with an early kill */
+  close(in[0]);
+  in[0] = -1;
+  close(out[1]);
+  out[1] = -1;
+  close(err[1]);
+  err[1] = -1;
+  fcntl(in[1], F_SETFL, O_NONBLOCK);
+  signal(SIGPIPE, SIG_IGN);
+
+  const char *feed = spec->stdin_data;
+  size_t feed_left = spec->stdin_data ? spec->stdin_len : 0;
+  if (!feed_left) {
+    close(in[1]);
+    in[1] = -1;
+  }
+  proc_outcome killed_for = PROC_EXITED;
+  while (out[0] >= 0 || err[0] >= 0 || in[1] >= 0) {
+    struct pollfd fds[3];
+    int n = 0;
+    if (out[0] >= 0) fds[n++] = (struct pollfd){out[0], POLLIN, 0};
+    if (err[0] >= 0) fds[n++] = (struct pollfd){err[0], POLLIN, 0};
+    if (in[1] >= 0) fds[n++] = (struct pollfd){in[1], POLLOUT, 0};
+    int wait_ms = -1;
+    if (spec->timeout_ms > 0) {
+      int64_t left = spec->timeout_ms - (now_ms() - start);
+      if (left <= 0) {
+        killed_for = PROC_TIMED_OUT;
+        break;
+      }
+      wait_ms = left > 1000000 ? 1000000 : (int)left;
+    }
+    int ready = poll(fds, (nfds_t)n, wait_ms);
+    if (ready < 0 && errno != EINTR)
+      break;
+    for (int i = 0; i < n && ready > 0; i++) {
+      if (!fds[i].revents)
+        continue;
+      if (fds[i].fd == in[1]) {
+        ssize_t w = write(in[1], feed, feed_left);
+        if (w > 0) {
+          feed += w;
+          feed_left -= (size_t)w;
+        }
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || feed_left == 0) {
+          close(in[1]);
+          in[1] = -1;
+        }
+        continue;
+      }
+      int *fdp = fds[i].fd == out[0] ? &out[0] : &err[0];
+      buf *target = fdp == &out[0] ? &result->out : &result->err;
+      char chunk[65536];
+      ssize_t r = read(*fdp, chunk, sizeof(chunk));
+      if (r > 0) {
+        if (buf_append(target, chunk, (size_t)r)) {
+          killed_for = PROC_OUTPUT_LIMIT;
+          break;
+        }
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        close(*fdp);
+        *fdp = -1;
+      }
+    }
+    if (killed_for != PROC_EXITED)
+      break;
+  }
+  if (killed_for != PROC_EXITED)
+    kill(-pid, SIGKILL);
+  int status = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &status, 0);
+    if (w == pid || (w < 0 && errno != EINTR))
+      break;
+  }
+  /* Whatever the child left behind in its group goes too. */
+  kill(-pid, SIGKILL);
+  result->wall_ms = now_ms() - start;
+  if (killed_for != PROC_EXITED) {
+    result->outcome = killed_for;
+  } else if (WIFEXITED(status)) {
+    result->exit_code = WEXITSTATUS(status);
+    result->outcome = result->exit_code == 127 && result->out.len == 0 && result->err.len == 0
+                          ? PROC_SPAWN_FAILED
+                          : PROC_EXITED;
+  } else if (WIFSIGNALED(status)) {
+    result->outcome = PROC_SIGNALED;
+    result->signal = WTERMSIG(status);
+  }
+done:
+  close_pair(in);
+  close_pair(out);
+  close_pair(err);
+  return rc;
+}
+
+void proc_result_free(proc_result *result) {
+  buf_free(&result->out);
+  buf_free(&result->err);
+}
+
+void proc_describe(const proc_result *r, char *out, size_t size) {
+  switch (r->outcome) {
+  case PROC_EXITED: snprintf(out, size, "exited with code %d", r->exit_code); break;
+  case PROC_SIGNALED: snprintf(out, size, "killed by signal %d (%s)", r->signal, strsignal(r->signal)); break;
+  case PROC_TIMED_OUT: snprintf(out, size, "killed after %lld ms (wall time limit)", (long long)r->wall_ms); break;
+  case PROC_OUTPUT_LIMIT: snprintf(out, size, "killed: output larger than its limit"); break;
+  case PROC_SPAWN_FAILED: snprintf(out, size, "could not be started"); break;
+  }
+}

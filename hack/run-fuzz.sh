@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every fuzz target (test/fuzz/*.c) with libFuzzer for N seconds each, growing its
+# corpus under test/fuzz/corpus/<name>/. Needs clang; `make test` replays corpora with gcc.
+set -euo pipefail
+secs=${1:-60}
+cd "$(dirname "$0")/.."
+command -v clang >/dev/null || { echo "run-fuzz: clang is not installed (hack/install-deps.sh installs it)"; exit 1; }
+make SANITIZER=address,undefined CC=clang BUILD_SUFFIX=fuzz build/address-undefined/libportico.a >/dev/null
+mkdir -p build/fuzz
+for src in test/fuzz/*.c; do
+  name=$(basename "$src" .c)
+  [ "$name" = replay_main ] && continue
+  bin=build/fuzz/$name
+  clang -std=c11 -D_GNU_SOURCE -g -O1 -I. $(pkg-config --cflags jansson yaml-0.1) -fsanitize=fuzzer,address,undefined \
+    -o "$bin" "$src" build/address-undefined/libportico.a \
+    $(pkg-config --libs libuv libcurl jansson yaml-0.1 libgit2 openssl sqlite3 libseccomp) -lhttp_parser -lpthread -lm
+  mkdir -p "test/fuzz/corpus/$name"
+  echo "== fuzzing $name for ${secs}s"
+  "$bin" -max_total_time="$secs" -max_len=65536 "test/fuzz/corpus/$name" || exit 1
+done

@@ -1232,6 +1232,15 @@ static int handle_update(registry *r, const type_info *ti, const char *version, 
     free(msg);
     return 0;
   }
+  const char *body_name = jpath_str(obj, "metadata.name");
+  if (body_name && strcmp(body_name, name)) {
+    msg = str_printf("the name of the object (%s) does not match the name on the URL (%s)",
+                     body_name, name);
+    respond_text_status(resp, 400, "BadRequest", msg);
+    free(msg);
+    json_decref(obj);
+    return 0;
+  }
   char *key = make_key(ti->t.namespaced ? ns : NULL, name);
   entry *e = collection_find(registry_collection(r, ti->resource, true), key, NULL);
   if (!e) {

@@ -51,7 +51,7 @@ static bool path_component_ok(const char *s, size_t n) {
 }
 
 static bool registry_ok(const char *s, size_t n) {
-  if (n == 0)
+  if (n == 0 || !isalnum((unsigned char)s[0]))
     return false;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];

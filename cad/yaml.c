@@ -63,6 +63,7 @@ struct yml_node {
   bool value_set; /* scalar text must be rendered fresh */
   bool comment_set;
   char *line_comment; /* on map keys: comment after the key's colon / value */
+  char *head_comment; /* comment lines written before the node when placed fresh */
 };
 
 typedef struct yml_doc {
@@ -79,6 +80,7 @@ struct yml_file {
   size_t *regions; /* nregions+1 offsets: document i of the source is [regions[i], regions[i+1]) */
   size_t nregions;
   bool changed; /* documents added/removed/replaced */
+  bool wide;    /* fresh sequences indented under their key */
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
@@ -112,6 +114,7 @@ void yml_node_free(yml_node *n) {
   free(n->value);
   free(n->slots);
   free(n->line_comment);
+  free(n->head_comment);
   src_release(n->src);
   free(n);
 }
@@ -995,7 +998,8 @@ static yml_node *copy_depth(const yml_node *n, int depth) {
   c->comment_set = n->comment_set;
   if ((n->tag && !(c->tag = str_dup(n->tag))) || (n->anchor && !(c->anchor = str_dup(n->anchor))) ||
       (n->value && !(c->value = str_ndup(n->value, n->len))) ||
-      (n->line_comment && !(c->line_comment = str_dup(n->line_comment))))
+      (n->line_comment && !(c->line_comment = str_dup(n->line_comment))) ||
+      (n->head_comment && !(c->head_comment = str_dup(n->head_comment))))
     goto fail;
   if (n->nslots) {
     c->slots = malloc(n->nslots * sizeof(*c->slots));
@@ -1327,12 +1331,81 @@ char *yml_node_line_comment(const yml_node *value) {
   return str_ndup(k->src->text + cs, ce - cs);
 }
 
+int yml_node_set_head_comment(yml_node *n, const char *text) {
+  char *c = NULL;
+  if (text && !(c = str_dup(text)))
+    return ERR_NOMEM;
+  free(n->head_comment);
+  n->head_comment = c;
+  return 0;
+}
+
+/* Collects the comment lines of src[from, to) (each trimmed of leading blanks). */
+static char *comment_lines(const yml_src *s, size_t from, size_t to) {
+  buf b = BUF_INIT;
+  size_t p = from;
+  while (p < to) {
+    size_t e = eol(s, p);
+    if (e > to)
+      e = to;
+    size_t q = p;
+    while (q < e && (s->text[q] == ' ' || s->text[q] == '\t'))
+      q++;
+    if (q < e && s->text[q] == '#') {
+      size_t qe = trim_end(s->text, q, e);
+      if ((b.len && buf_putc(&b, '\n')) || buf_append(&b, s->text + q, qe - q)) {
+        buf_free(&b);
+        return NULL;
+      }
+    }
+    p = e + 1;
+  }
+  if (!b.len) {
+    buf_free(&b);
+    return NULL;
+  }
+  return buf_detach(&b, NULL);
+}
+
+char *yml_file_doc_head_comment(const yml_file *f, size_t i) {
+  if (i >= f->ndocs || f->docs[i].orig < 0 || !f->src || !f->docs[i].root)
+    return NULL;
+  size_t rs = f->regions[f->docs[i].orig];
+  const yml_src *s = f->src;
+  /* skip directives and the "---" line */
+  size_t p = rs, last_marker = rs;
+  while (p < f->docs[i].root_pstart) {
+    size_t e = eol(s, p);
+    if (!strncmp(s->text + p, "---", 3) || s->text[p] == '%')
+      last_marker = e + 1;
+    p = e + 1;
+  }
+  if (last_marker > f->docs[i].root_pstart)
+    last_marker = f->docs[i].root_pstart;
+  return comment_lines(s, last_marker, f->docs[i].root_pstart);
+}
+
+char *yml_seq_item_head_comment(const yml_node *seq, size_t i) {
+  if (!seq || seq->kind != YML_SEQ || i >= seq->n)
+    return NULL;
+  const yml_node *it = seq->kids[i];
+  if (it->head_comment)
+    return str_dup(it->head_comment);
+  if (it->slot_owner != seq || it->slot < 0 || !seq->src)
+    return NULL;
+  const yml_slot *sl = &seq->slots[it->slot];
+  return comment_lines(seq->src, sl->kstart + 1, sl->vstart);
+}
+
+void yml_file_set_wide_sequences(yml_file *f, bool wide) { f->wide = wide; }
+
 /* ---- writing ------------------------------------------------------------------------- */
 
 typedef struct emitter {
   buf *out;
   int rc;
   int depth;
+  bool wide;
 } emitter;
 
 static void put(emitter *e, const char *s, size_t n) {
@@ -1351,9 +1424,11 @@ static void spaces(emitter *e, int n) {
   }
 }
 
-/* Copies src[from, to), shifting every line after the first by `delta` columns. Blank
- * lines are copied as they are. */
-static void copy_shift(emitter *e, const yml_src *s, size_t from, size_t to, int delta) {
+/* Copies src[from, to), shifting every line after the first by `delta` columns (and the
+ * first too when `from` is at the start of a line and `first_too`). Blank lines are copied
+ * as they are. */
+static void copy_shift2(emitter *e, const yml_src *s, size_t from, size_t to, int delta,
+                        bool first_too) {
   if (to <= from)
     return;
   if (delta == 0) {
@@ -1362,28 +1437,35 @@ static void copy_shift(emitter *e, const yml_src *s, size_t from, size_t to, int
   }
   const char *t = s->text;
   size_t p = from;
+  bool at_line_start = first_too;
   while (p < to) {
+    if (at_line_start) {
+      size_t q = p;
+      while (q < to && t[q] == ' ')
+        q++;
+      if (!(q < to && (t[q] == '\n' || t[q] == '\r'))) {
+        if (delta > 0) {
+          spaces(e, delta);
+        } else {
+          size_t drop = (size_t)(-delta);
+          if (drop > q - p)
+            drop = q - p;
+          p += drop;
+        }
+      }
+    }
     const char *nl = memchr(t + p, '\n', to - p);
     size_t lend = nl ? (size_t)(nl - t) + 1 : to;
     put(e, t + p, lend - p);
     p = lend;
-    if (!nl || p >= to)
+    at_line_start = true;
+    if (!nl)
       break;
-    /* at the start of a line */
-    size_t q = p;
-    while (q < to && t[q] == ' ')
-      q++;
-    if (q < to && (t[q] == '\n' || t[q] == '\r'))
-      continue; /* blank line: leave it */
-    if (delta > 0) {
-      spaces(e, delta);
-    } else {
-      size_t drop = (size_t)(-delta);
-      if (drop > q - p)
-        drop = q - p;
-      p += drop;
-    }
   }
+}
+
+static void copy_shift(emitter *e, const yml_src *s, size_t from, size_t to, int delta) {
+  copy_shift2(e, s, from, to, delta, false);
 }
 
 static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow);
@@ -1535,7 +1617,7 @@ static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, i
       puts_(e, comment);
     }
     put(e, "\n", 1);
-    int child = v->kind == YML_MAP ? col + 2 : col;
+    int child = v->kind == YML_MAP || e->wide ? col + 2 : col;
     spaces(e, child);
     emit(e, v, child, child + 2, flow);
   } else {
@@ -1560,6 +1642,11 @@ static void emit_fresh_item(emitter *e, const yml_node *v, int col) {
     return;
   }
   put(e, "- ", 2);
+  if (v->head_comment) {
+    puts_(e, v->head_comment);
+    put(e, "\n", 1);
+    spaces(e, col + 2);
+  }
   emit(e, v, col + 2, col + 2, false);
 }
 
@@ -1627,6 +1714,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
     if (slot >= 0) {
       const yml_slot *sl = &n->slots[slot];
       size_t region;
+      bool region_at_line_start = false;
       if (!any) {
         region = sl->kstart;
         if (slot > 0) {
@@ -1651,16 +1739,34 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
         region = slot > 0 ? eol(s, n->slots[slot - 1].vend) + 1 : sl->kstart;
         if (region > sl->kstart)
           region = sl->kstart;
-        if (delta > 0 && region < sl->kstart)
-          spaces(e, delta);
-        else if (delta < 0) {
-          size_t drop = 0;
-          while (region + drop < sl->kstart && t[region + drop] == ' ' && (int)drop < -delta)
-            drop++;
-          region += drop;
-        }
+        region_at_line_start = true;
       }
       prev_comment_dropped = false;
+      if (region_at_line_start) {
+        /* shift the first line of the lead; what follows is copied with copy_shift */
+        size_t fl = eol(s, region);
+        if (fl >= sl->kstart) {
+          /* the lead is the key's own line: indentation only */
+          size_t q = region;
+          while (q < sl->kstart && t[q] == ' ')
+            q++;
+          int ind = (int)(q - region) + delta;
+          spaces(e, ind < 0 ? 0 : ind);
+          region = q;
+        } else {
+          copy_shift2(e, s, region, fl + 1, delta, true);
+          region = fl + 1;
+          size_t q = region;
+          while (q < sl->kstart && t[q] == ' ')
+            q++;
+          if (q == sl->kstart || eol(s, region) >= sl->kstart) {
+            int ind = (int)(q - region) + delta;
+            spaces(e, ind < 0 ? 0 : ind);
+            region = q;
+          }
+        }
+        region_at_line_start = false;
+      }
       bool block_old = gap_has_newline(s, map ? k->end : sl->kstart, sl->vstart);
       bool block_new = is_block_collection(v, false);
       bool same_value = v->src == s && v->pstart == sl->vstart;
@@ -1691,7 +1797,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
             emit(e, v, v->col + delta, v->col + delta + 2, false);
           } else {
             put(e, "\n", 1);
-            int child = v->kind == YML_MAP ? col + 2 : col;
+            int child = v->kind == YML_MAP || e->wide ? col + 2 : col;
             if (block_old) {
               child = column_of(s, sl->vstart) + delta;
               if (v->kind == YML_MAP && child <= col)
@@ -1808,14 +1914,14 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
 }
 
 int yml_node_write(const yml_node *n, buf *out) {
-  emitter e = {out, 0, 0};
+  emitter e = {out, 0, 0, false};
   emit(&e, n, 0, 2, false);
   put(&e, "\n", 1);
   return e.rc;
 }
 
 int yml_file_write(const yml_file *f, buf *out) {
-  emitter e = {out, 0, 0};
+  emitter e = {out, 0, 0, f->wide};
   const yml_src *s = f->src;
   bool wrote = false;
   for (size_t i = 0; i < f->ndocs && !e.rc; i++) {
@@ -1838,6 +1944,10 @@ int yml_file_write(const yml_file *f, buf *out) {
       put(&e, "---\n", 4);
     }
     if (d->root) {
+      if (d->root->head_comment) {
+        puts_(&e, d->root->head_comment);
+        put(&e, "\n", 1);
+      }
       emit(&e, d->root, 0, 2, false);
       put(&e, "\n", 1);
     }

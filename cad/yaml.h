@@ -243,6 +243,23 @@ int yml_node_set_line_comment(yml_node *value, const char *text);
  * "# ", as a new string the caller frees; NULL when there is none. */
 char *yml_node_line_comment(const yml_node *value);
 
+/* Head comments: comment lines written just before a node that is placed somewhere new
+ * (a sequence item written fresh, the root of an added document). `text` holds whole
+ * lines including their "#", separated by "\n", without a final newline; NULL clears. */
+int yml_node_set_head_comment(yml_node *n, const char *text);
+
+/* The comment lines before document i's root in the source (after any "---"), or NULL.
+ * Caller frees. */
+char *yml_file_doc_head_comment(const yml_file *f, size_t i);
+
+/* The comment lines between item i's dash and the item itself ("- # c\n  a: b"), or NULL.
+ * Caller frees. */
+char *yml_seq_item_head_comment(const yml_node *seq, size_t i);
+
+/* Sequences created fresh in this file are written "wide" (indented two columns under
+ * their key) instead of kyaml's default "compact". */
+void yml_file_set_wide_sequences(yml_file *f, bool wide);
+
 /* ---- JSON ----------------------------------------------------------------------------- */
 
 /* The node's data as JSON (new reference): maps -> objects (non-scalar keys are

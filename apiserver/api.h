@@ -54,6 +54,11 @@ typedef struct api_response {
   /* To stream (watch): the handler calls api_response_start_stream() and keeps the
    * returned stream; body/status are then sent as headers plus chunked data. */
   api_stream *stream;
+  /* Warning headers (RFC 7234 style, as kube-apiserver sends for fieldValidation=Warn and
+   * deprecations): the handler appends one warning text per line ('\n'-terminated); the
+   * transport sends each line as `Warning: 299 - "<text>"` (text quoted with \" escaped).
+   * Zeroed (BUF_INIT) with the response and freed by the transport, like body. */
+  buf warnings;
 } api_response;
 
 /* Stream callbacks, set by the handler on the stream it started. */

@@ -13,7 +13,7 @@ packages=(
   # unit tests
   check
   # end-to-end tests: real git servers (git daemon, smart HTTP behind lighttpd), tools
-  git lighttpd openssl bats curl python3 procps iproute2 util-linux
+  git lighttpd openssl bats curl python3 python3-yaml procps iproute2 util-linux
 )
 
 missing=()

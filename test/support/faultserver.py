@@ -22,6 +22,7 @@ import argparse
 import bisect
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -111,6 +112,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # small writes (headers, then body) must not wait for delayed ACKs
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send_json(self, code, obj, extra=None):
         data = json.dumps(obj).encode()

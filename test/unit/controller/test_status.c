@@ -9,6 +9,7 @@
 #include "base/str.h"
 
 #include "common/testutil.h"
+#include "controller/faultserver.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -87,37 +88,7 @@ static void by_app(void *ctx, const json_t *obj, json_t *values) {
 }
 
 static void api_setup(void) {
-  int fds[2];
-  ck_assert_int_eq(pipe(fds), 0);
-  server_pid = fork();
-  if (server_pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    execlp("python3", "python3", "test/support/faultserver.py", (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  char line[64] = {0};
-  ssize_t n = 0;
-  while (n < (ssize_t)sizeof line - 1 && !strchr(line, '\n')) {
-    ssize_t k = read(fds[0], line + n, sizeof line - 1 - (size_t)n);
-    if (k <= 0)
-      break;
-    n += k;
-  }
-  close(fds[0]);
-  ck_assert_msg(n > 5, "fault server did not start (python3 missing?)");
-  int port = (int)strtol(line + 5, NULL, 10);
-  tmp = testutil_tmpdir();
-  char *path = str_printf("%s/kc", tmp);
-  char *text = str_printf("current-context: c\nclusters:\n- name: c\n  cluster: {server: "
-                          "'http://127.0.0.1:%d'}\nusers:\n- name: u\n  user: {token: t}\n"
-                          "contexts:\n- name: c\n  context: {cluster: c, user: u}\n",
-                          port);
-  ck_assert_int_eq(fs_write_atomic(path, text, strlen(text), 0600), 0);
-  ck_assert_int_eq(kubeconfig_load_files(&kc, path), 0);
-  free(path);
-  free(text);
+  server_pid = faultserver_start(&tmp, &kc);
   controller_manager_options o = {0};
   o.config = &kc;
   ck_assert_int_eq(controller_manager_new(&mgr, &o), 0);
@@ -128,11 +99,7 @@ static void api_setup(void) {
 
 static void api_teardown(void) {
   controller_manager_free(mgr);
-  kubeconfig_free(&kc);
-  kill(server_pid, SIGKILL);
-  waitpid(server_pid, NULL, 0);
-  testutil_rmtree(tmp);
-  free(tmp);
+  faultserver_stop(server_pid, tmp, &kc);
   metrics_reset();
 }
 

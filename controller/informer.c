@@ -510,7 +510,9 @@ static void on_resync(uv_timer_t *t) {
   json_t *obj;
   json_t *snapshot = json_object();
   json_object_update(snapshot, inf->objects);
-  json_object_foreach(snapshot, key, obj) emit_update(inf, obj, obj);
+  json_object_foreach(snapshot, key, obj) {
+    emit_update(inf, obj, obj);
+  }
   json_decref(snapshot);
 }
 

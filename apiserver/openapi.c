@@ -185,10 +185,13 @@ static const char *const patch_types[] = {"application/apply-patch+yaml", "appli
 
 /* Custom resources do not take strategic merge patches (kube-apiserver answers 415), and
  * kubectl picks its patch type from this list: built-in groups ("" and *.k8s.io) get all
- * four types, every other group the first three. */
+ * four types, every other group the first three. apiextensions.k8s.io is left out too:
+ * kubectl would compute a strategic patch from the CRD schema served here, which is not
+ * the full recursive JSONSchemaProps, and warn; a merge patch gives the same result. */
 static size_t patch_type_count(const api_resource_type *t) {
   size_t n = strlen(t->group);
-  bool builtin = n == 0 || (n >= 7 && !strcmp(t->group + n - 7, ".k8s.io"));
+  bool builtin = n == 0 || (n >= 7 && !strcmp(t->group + n - 7, ".k8s.io") &&
+                            strcmp(t->group, "apiextensions.k8s.io"));
   return builtin ? 4 : 3;
 }
 

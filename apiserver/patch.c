@@ -284,7 +284,9 @@ static json_t *smp_list(json_t *target /* stolen */, const json_t *patch, const 
       bool present = false;
       size_t j;
       json_t *have;
-      json_array_foreach(target, j, have) present = present || json_equal(have, item);
+      json_array_foreach(target, j, have) {
+        present = present || json_equal(have, item);
+      }
       if (!present)
         json_array_append(target, item);
       continue;
@@ -293,8 +295,10 @@ static json_t *smp_list(json_t *target /* stolen */, const json_t *patch, const 
     const char *directive = json_string_value(json_object_get(item, "$patch"));
     size_t j, found = (size_t)-1;
     json_t *have;
-    json_array_foreach(target, j, have) if (found == (size_t)-1 && kv && item_has_key(have, key, kv))
+    json_array_foreach(target, j, have) {
+      if (found == (size_t)-1 && kv && item_has_key(have, key, kv))
         found = j;
+    }
     if (directive && !strcmp(directive, "delete")) {
       if (found != (size_t)-1)
         json_array_remove(target, found);
@@ -375,7 +379,9 @@ static json_t *smp_value(json_t *target /* stolen */, const json_t *patch, const
       bool keep = false;
       size_t i;
       json_t *r;
-      json_array_foreach(retain, i, r) keep = keep || str_eq(json_string_value(r), k);
+      json_array_foreach(retain, i, r) {
+        keep = keep || str_eq(json_string_value(r), k);
+      }
       if (!keep)
         json_object_del(target, k);
     }

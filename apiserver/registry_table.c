@@ -113,7 +113,9 @@ static void jsonpath_eval(const json_t *root, const char *path, jp_set *out) {
           size_t j;
           json_t *v;
           if (json_is_array(cur.v[i])) {
-            json_array_foreach(cur.v[i], j, v) jp_add(&next, v);
+            json_array_foreach(cur.v[i], j, v) {
+              jp_add(&next, v);
+            }
           }
         }
       } else if (inner[0] == '?') {

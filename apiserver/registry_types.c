@@ -92,7 +92,9 @@ static char **json_names(const json_t *arr) {
   char **out = calloc(json_array_size(arr) + 1, sizeof(char *));
   size_t i, o = 0;
   json_t *v;
-  json_array_foreach(arr, i, v) if (json_is_string(v)) out[o++] = str_dup(json_string_value(v));
+  json_array_foreach(arr, i, v) {
+    if (json_is_string(v)) out[o++] = str_dup(json_string_value(v));
+  }
   return out;
 }
 
@@ -297,7 +299,9 @@ void registry_crd_set_status(json_t *crd, const json_t *old) {
   json_t *stored = json_array();
   size_t i;
   json_t *v;
-  json_array_foreach(jpath_get(old, "status.storedVersions"), i, v) json_array_append(stored, v);
+  json_array_foreach(jpath_get(old, "status.storedVersions"), i, v) {
+    json_array_append(stored, v);
+  }
   json_array_foreach(jpath_get(crd, "spec.versions"), i, v) {
     if (!json_is_true(json_object_get(v, "storage")))
       continue;
@@ -305,7 +309,9 @@ void registry_crd_set_status(json_t *crd, const json_t *old) {
     bool have = false;
     size_t j;
     json_t *s;
-    json_array_foreach(stored, j, s) have = have || json_equal(s, name);
+    json_array_foreach(stored, j, s) {
+      have = have || json_equal(s, name);
+    }
     if (!have && name)
       json_array_append(stored, name);
   }
@@ -350,7 +356,9 @@ void registry_crd_validate(const json_t *crd, validate_errors *errs) {
   } else {
     size_t storage = 0, i;
     json_t *v;
-    json_array_foreach(versions, i, v) storage += json_is_true(json_object_get(v, "storage"));
+    json_array_foreach(versions, i, v) {
+      storage += json_is_true(json_object_get(v, "storage"));
+    }
     if (storage != 1)
       validate_errors_add(errs, FIELD_INVALID, "spec.versions", NULL,
                           "must have exactly one version marked as storage version");

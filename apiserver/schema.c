@@ -173,7 +173,7 @@ static bool is_ipv4(const char *s) {
   while (*p) {
     int64_t n = 0;
     size_t len = 0;
-    while (isdigit((unsigned char)p[len]) && len < 4)
+    while (len < 4 && isdigit((unsigned char)p[len]))
       n = n * 10 + (p[len++] - '0');
     if (!len || len > 3 || n > 255)
       return false;
@@ -299,7 +299,9 @@ static void enum_check(const json_t *v, const json_t *en, const char *path, sche
     return;
   size_t i;
   json_t *e;
-  json_array_foreach(en, i, e) if (json_equal(e, v)) return;
+  json_array_foreach(en, i, e) {
+    if (json_equal(e, v)) return;
+  }
   buf b = BUF_INIT;
   buf_puts(&b, "supported values: ");
   json_array_foreach(en, i, e) {

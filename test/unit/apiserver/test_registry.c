@@ -188,8 +188,9 @@ START_TEST(test_list_selectors) {
     buf names = BUF_INIT;
     size_t k;
     json_t *it;
-    json_array_foreach(json_object_get(r.json, "items"), k, it)
-        buf_printf(&names, "%s%s", k ? "," : "", jpath_str(it, "metadata.name"));
+    json_array_foreach(json_object_get(r.json, "items"), k, it) {
+      buf_printf(&names, "%s%s", k ? "," : "", jpath_str(it, "metadata.name"));
+    }
     ck_assert_msg(!strcmp(buf_cstr(&names), cases[i].names), "%s: got %s", cases[i].q, buf_cstr(&names));
     buf_free(&names);
     reply_free(&r);
@@ -214,8 +215,9 @@ static size_t list_names(fixture *f, const char *query, buf *names, char **cont,
   *status = r.status;
   size_t k;
   json_t *it;
-  json_array_foreach(json_object_get(r.json, "items"), k, it)
-      buf_printf(names, "%s,", jpath_str(it, "metadata.name"));
+  json_array_foreach(json_object_get(r.json, "items"), k, it) {
+    buf_printf(names, "%s,", jpath_str(it, "metadata.name"));
+  }
   const char *c = reply_str(&r, "metadata.continue");
   *cont = c ? str_dup(c) : NULL;
   size_t n = json_array_size(json_object_get(r.json, "items"));

@@ -1,0 +1,916 @@
+/*
+ * sandbox: see sandbox.h for the design. This file has three parts: the parent side
+ * (prepare every path, string and the seccomp program; run proc_run; read the report
+ * pipe), the supervisor S (setup hook of proc_run) and the function's PID 1, P.
+ *
+ * Child-side rule: after fork only system calls and the small helpers below that touch
+ * nothing but the stack and the prepared `child_plan`. No malloc, no stdio, no locks.
+ *
+ * Report pipe: S and P write short lines on `report_fd` (close-on-exec, so the function
+ * itself never holds it): "setup <step> <errno>" when building the sandbox failed,
+ * "nsrefused <step> <errno>" when the kernel refused a namespace, "signal <n> <cpu>" when
+ * P died of a signal (cpu=1 when its CPU time reached the limit). The parent reads it
+ * without blocking once proc_run returned (S has exited by then).
+ */
+#include "sandbox.h"
+
+#include "base/error.h"
+#include "base/log.h"
+#include "base/str.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/securebits.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define SANDBOX_UID 65534 /* inside the user namespace and on the host */
+#define SANDBOX_GID 65534
+#define NEWROOT "/tmp"    /* mount point of the new root inside the private mount ns */
+#define PLAN_MAX_OPS 48
+#define PLAN_PATH_MAX 512
+
+void sandbox_limits_default(sandbox_limits *l) {
+  l->wall_ms = 10000;
+  l->cpu_seconds = 10;
+  l->memory_bytes = (int64_t)1 << 30;
+  l->processes = 64;
+  l->open_files = 256;
+  l->output_bytes = (int64_t)64 << 20;
+  l->tmp_bytes = (int64_t)64 << 20;
+}
+
+/* ---- the plan: everything the child needs, prepared by the parent ---- */
+
+typedef enum { OP_MKDIR, OP_SYMLINK, OP_TOUCH, OP_BIND, OP_TMPFS, OP_PROC } op_kind;
+
+typedef struct plan_op {
+  op_kind kind;
+  char target[PLAN_PATH_MAX]; /* absolute, under NEWROOT */
+  char source[PLAN_PATH_MAX]; /* OP_BIND: host path; OP_SYMLINK: link text */
+  char options[64];           /* OP_TMPFS: mount data */
+  unsigned long flags;        /* OP_BIND: flags of the read-only remount */
+  int source_fd;              /* OP_BIND: O_PATH fd opened in the child */
+  bool optional;              /* failure is tolerated (non-root /proc) */
+} plan_op;
+
+typedef struct child_plan {
+  bool strict;
+  bool as_root;
+  int report_fd;
+  pid_t grandparent; /* the portico process: S dies with it */
+  char exe[PLAN_PATH_MAX];
+  char *const *argv;
+  plan_op ops[PLAN_MAX_OPS];
+  int n_ops;
+  char uid_map[64], gid_map[64];
+  struct rlimit cpu, as, nproc, nofile;
+  struct sock_fprog prog;
+} child_plan;
+
+/* ---- async-signal-safe helpers ---- */
+
+static size_t safe_strlen(const char *s) {
+  size_t n = 0;
+  while (s[n])
+    n++;
+  return n;
+}
+
+/* Appends the decimal form of v to dst (NUL-terminated, at most size). */
+static void safe_append_num(char *dst, size_t size, long v) {
+  char tmp[24];
+  int n = 0;
+  bool neg = v < 0;
+  unsigned long u = neg ? (unsigned long)(-(v + 1)) + 1 : (unsigned long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u && n < 22);
+  if (neg)
+    tmp[n++] = '-';
+  size_t len = safe_strlen(dst);
+  while (n > 0 && len + 1 < size)
+    dst[len++] = tmp[--n];
+  dst[len] = 0;
+}
+
+static void safe_append(char *dst, size_t size, const char *s) {
+  size_t len = safe_strlen(dst);
+  while (*s && len + 1 < size)
+    dst[len++] = *s++;
+  dst[len] = 0;
+}
+
+static void report(const child_plan *plan, const char *kind, const char *step, long a, long b) {
+  char line[160] = "";
+  safe_append(line, sizeof(line), kind);
+  safe_append(line, sizeof(line), " ");
+  safe_append(line, sizeof(line), step);
+  safe_append(line, sizeof(line), " ");
+  safe_append_num(line, sizeof(line), a);
+  safe_append(line, sizeof(line), " ");
+  safe_append_num(line, sizeof(line), b);
+  safe_append(line, sizeof(line), "\n");
+  ssize_t w = write(plan->report_fd, line, safe_strlen(line));
+  (void)w;
+}
+
+static __attribute__((noreturn)) void child_fail(const child_plan *plan, const char *step) {
+  report(plan, "setup", step, errno, 0);
+  _exit(127);
+}
+
+static __attribute__((noreturn)) void child_refused(const child_plan *plan, const char *step) {
+  report(plan, "nsrefused", step, errno, 0);
+  _exit(127);
+}
+
+static int write_file(const char *path, const char *data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  size_t len = safe_strlen(data);
+  ssize_t w = write(fd, data, len);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return w == (ssize_t)len ? 0 : -1;
+}
+
+/* Closes every descriptor from 3 up except `keep` (a sorted list of up to 3, -1 unused). */
+static void close_all_but(const int *keep, int n) {
+  int lo = 3;
+  for (int i = 0; i < n; i++) {
+    if (keep[i] < lo)
+      continue;
+    if (keep[i] > lo)
+      syscall(SYS_close_range, (unsigned)lo, (unsigned)keep[i] - 1, 0);
+    lo = keep[i] + 1;
+  }
+  syscall(SYS_close_range, (unsigned)lo, ~0U, 0);
+}
+
+static void sort_fds(int *fds, int n) {
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+      int t = fds[j];
+      fds[j] = fds[j - 1];
+      fds[j - 1] = t;
+    }
+}
+
+/* Empties the bounding and ambient sets: no exec can give a capability back. Needs
+ * CAP_SETPCAP, so it runs before the uid change. */
+static int drop_bounding_set(void) {
+  for (int cap = 0; cap < 64; cap++)
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+      return -1;
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return -1;
+  return 0;
+}
+
+/* Clears effective/permitted/inheritable; for uid 0 inside (the unprivileged caller's
+ * mapping) also locks the securebits that would give root its capabilities on exec. */
+static int clear_capabilities(bool lock_root) {
+  if (lock_root &&
+      prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                   SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+            0, 0, 0) < 0)
+    return -1;
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof(data));
+  return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* The last steps, common to both modes: limits, no_new_privs, seccomp, exec. */
+static __attribute__((noreturn)) void child_exec(const child_plan *plan, int lifeline_fd) {
+  if (setrlimit(RLIMIT_NOFILE, &plan->nofile) < 0)
+    child_fail(plan, "rlimit-nofile");
+  if (setrlimit(RLIMIT_NPROC, &plan->nproc) < 0)
+    child_fail(plan, "rlimit-nproc");
+  if (setrlimit(RLIMIT_CPU, &plan->cpu) < 0)
+    child_fail(plan, "rlimit-cpu");
+  struct rlimit zero = {0, 0};
+  setrlimit(RLIMIT_CORE, &zero);
+  setrlimit(RLIMIT_MEMLOCK, &zero);
+  setrlimit(RLIMIT_MSGQUEUE, &zero);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    child_fail(plan, "no-new-privs");
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    child_fail(plan, "pdeathsig");
+  if (lifeline_fd >= 0) {
+    /* The supervisor holds the only write end: a hang-up means it is gone. */
+    struct pollfd p = {lifeline_fd, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN)))
+      _exit(137);
+    close(lifeline_fd);
+  }
+  /* The address-space limit last but one: everything above may need memory. */
+  if (setrlimit(RLIMIT_AS, &plan->as) < 0)
+    child_fail(plan, "rlimit-as");
+  /* Every inherited descriptor beyond stdio goes at exec (the report pipe included). */
+  syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP)
+      signal(s, SIG_DFL);
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &plan->prog) < 0)
+    child_fail(plan, "seccomp");
+  static char *const empty_env[] = {NULL};
+  execve(plan->exe, plan->argv, empty_env);
+  child_fail(plan, "exec");
+}
+
+/* Runs the plan's mount operations, then pivots into the new root. */
+static void child_build_root(child_plan *plan) {
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    child_fail(plan, "make-mounts-private");
+  /* Open every bind source before the new root covers NEWROOT (a source may live there). */
+  for (int i = 0; i < plan->n_ops; i++) {
+    plan_op *op = &plan->ops[i];
+    if (op->kind != OP_BIND)
+      continue;
+    op->source_fd = open(op->source, O_PATH | O_CLOEXEC);
+    if (op->source_fd < 0)
+      child_fail(plan, "open-bind-source");
+  }
+  if (mount("portico-fn", NEWROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=512,mode=0755") <
+      0)
+    child_fail(plan, "mount-root-tmpfs");
+  for (int i = 0; i < plan->n_ops; i++) {
+    plan_op *op = &plan->ops[i];
+    switch (op->kind) {
+    case OP_MKDIR:
+      if (mkdir(op->target, 0755) < 0 && errno != EEXIST)
+        child_fail(plan, "mkdir");
+      break;
+    case OP_SYMLINK:
+      if (symlink(op->source, op->target) < 0)
+        child_fail(plan, "symlink");
+      break;
+    case OP_TOUCH: {
+      int fd = open(op->target, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+      if (fd < 0)
+        child_fail(plan, "create-mount-point");
+      close(fd);
+      break;
+    }
+    case OP_BIND: {
+      char src[40] = "/proc/self/fd/";
+      safe_append_num(src, sizeof(src), op->source_fd);
+      if (mount(src, op->target, NULL, MS_BIND, NULL) < 0)
+        child_fail(plan, "bind");
+      if (mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | op->flags, NULL) < 0)
+        child_fail(plan, "bind-read-only");
+      close(op->source_fd);
+      op->source_fd = -1;
+      break;
+    }
+    case OP_TMPFS:
+      if (mount("portico-tmp", op->target, "tmpfs", MS_NOSUID | MS_NODEV, op->options) < 0)
+        child_fail(plan, "mount-tmp");
+      break;
+    case OP_PROC:
+      if (mount("proc", op->target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
+          !op->optional)
+        child_fail(plan, "mount-proc");
+      break;
+    }
+  }
+  if (chdir(NEWROOT) < 0)
+    child_fail(plan, "chdir-new-root");
+  if (syscall(SYS_pivot_root, ".", ".") < 0)
+    child_fail(plan, "pivot-root");
+  if (umount2(".", MNT_DETACH) < 0)
+    child_fail(plan, "detach-old-root");
+  if (chdir("/") < 0)
+    child_fail(plan, "chdir-root");
+  if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+    child_fail(plan, "root-read-only");
+}
+
+/* P: PID 1 of the new PID namespace. Never returns. */
+static __attribute__((noreturn)) void child_function(child_plan *plan, int to_s, int from_s,
+                                                     int lifeline) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    child_fail(plan, "pdeathsig");
+  if (plan->as_root && setgroups(0, NULL) < 0)
+    child_fail(plan, "setgroups");
+  if (unshare(CLONE_NEWNS) < 0)
+    child_refused(plan, "unshare-mount");
+  static const char hostname[] = "portico-fn";
+  sethostname(hostname, sizeof(hostname) - 1);
+  child_build_root(plan);
+  if (plan->as_root) {
+    if (unshare(CLONE_NEWUSER) < 0)
+      child_refused(plan, "unshare-user");
+    char c = 'u';
+    if (write(to_s, &c, 1) != 1 || read(from_s, &c, 1) != 1 || c != 'm')
+      child_fail(plan, "uid-map-handshake");
+    if (drop_bounding_set() < 0)
+      child_fail(plan, "drop-capabilities");
+    if (setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) < 0)
+      child_fail(plan, "setresgid");
+    if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0)
+      child_fail(plan, "setresuid");
+  }
+  close(to_s);
+  close(from_s);
+  if ((!plan->as_root && drop_bounding_set() < 0) || clear_capabilities(!plan->as_root) < 0)
+    child_fail(plan, "drop-capabilities");
+  child_exec(plan, lifeline);
+}
+
+static __attribute__((noreturn)) void supervise(child_plan *plan, pid_t p, int from_p, int to_p) {
+  if (plan->as_root) {
+    char c;
+    if (read(from_p, &c, 1) == 1 && c == 'u') {
+      char path[64] = "/proc/";
+      safe_append_num(path, sizeof(path), p);
+      size_t base = safe_strlen(path);
+      safe_append(path, sizeof(path), "/gid_map");
+      int rc = write_file(path, plan->gid_map);
+      path[base] = 0;
+      safe_append(path, sizeof(path), "/uid_map");
+      if (!rc)
+        rc = write_file(path, plan->uid_map);
+      if (rc < 0) {
+        report(plan, "setup", "write-id-map", errno, 0);
+      } else {
+        c = 'm';
+        ssize_t w = write(to_p, &c, 1);
+        (void)w;
+      }
+    }
+  }
+  close(from_p);
+  close(to_p);
+  int status = 0;
+  struct rusage ru;
+  for (;;) {
+    pid_t w = wait4(p, &status, 0, &ru);
+    if (w == p)
+      break;
+    if (w < 0 && errno != EINTR)
+      _exit(127);
+  }
+  if (WIFEXITED(status))
+    _exit(WEXITSTATUS(status));
+  int sig = WTERMSIG(status);
+  long cpu = (long)ru.ru_utime.tv_sec + (long)ru.ru_stime.tv_sec;
+  report(plan, "signal", "function", sig, (rlim_t)cpu >= plan->cpu.rlim_cur || sig == SIGXCPU);
+  _exit(128 + sig);
+}
+
+/* S: the setup hook of proc_run, in the forked child. Never returns on success. */
+static int sandbox_child(void *arg) {
+  child_plan *plan = arg;
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != plan->grandparent)
+    _exit(127);
+  struct rlimit zero = {0, 0};
+  setrlimit(RLIMIT_CORE, &zero);
+  if (!plan->strict) {
+    int keep[1] = {plan->report_fd};
+    close_all_but(keep, 1);
+    if (drop_bounding_set() < 0)
+      child_fail(plan, "drop-capabilities");
+    if (plan->as_root &&
+        (setgroups(0, NULL) < 0 || setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) < 0 ||
+         setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0))
+      child_fail(plan, "drop-to-unprivileged-uid");
+    if (clear_capabilities(!plan->as_root) < 0)
+      child_fail(plan, "drop-capabilities");
+    child_exec(plan, -1);
+  }
+  int to_s[2], from_s[2], lifeline[2];
+  if (pipe2(to_s, O_CLOEXEC) < 0 || pipe2(from_s, O_CLOEXEC) < 0 || pipe2(lifeline, O_CLOEXEC) < 0)
+    child_fail(plan, "pipes");
+  int keep[7] = {plan->report_fd, to_s[0], to_s[1], from_s[0], from_s[1], lifeline[0], lifeline[1]};
+  sort_fds(keep, 7);
+  close_all_but(keep, 7);
+  int flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (!plan->as_root) {
+    /* Unprivileged: the user namespace first, mapping uid 0 inside to ourselves. */
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER | flags) < 0)
+      child_refused(plan, "unshare");
+    char map[48] = "0 ";
+    safe_append_num(map, sizeof(map), uid);
+    safe_append(map, sizeof(map), " 1\n");
+    if (write_file("/proc/self/setgroups", "deny") < 0 || write_file("/proc/self/uid_map", map) < 0)
+      child_fail(plan, "write-id-map");
+    map[2] = 0;
+    safe_append_num(map, sizeof(map), gid);
+    safe_append(map, sizeof(map), " 1\n");
+    if (write_file("/proc/self/gid_map", map) < 0)
+      child_fail(plan, "write-id-map");
+  } else if (unshare(flags) < 0) {
+    child_refused(plan, "unshare");
+  }
+  pid_t p = fork();
+  if (p < 0)
+    child_fail(plan, "fork");
+  if (p == 0) {
+    close(to_s[0]);
+    close(from_s[1]);
+    close(lifeline[1]);
+    child_function(plan, to_s[1], from_s[0], lifeline[0]);
+  }
+  close(to_s[1]);
+  close(from_s[0]);
+  close(lifeline[0]);
+  supervise(plan, p, to_s[0], from_s[1]); /* keeps lifeline[1] open until it exits */
+}
+
+/* ---- parent side ---- */
+
+static const char *const denied_syscalls[] = {
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "mount", "umount", "umount2",
+    "pivot_root", "chroot", "init_module", "finit_module", "delete_module", "kexec_load",
+    "kexec_file_load", "bpf", "keyctl", "add_key", "request_key", "perf_event_open", "unshare",
+    "setns", "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "userfaultfd",
+    "open_by_handle_at", "name_to_handle_at", "lookup_dcookie", "iopl", "ioperm", "fanotify_init",
+    "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "sethostname", "setdomainname", "vhangup", "nfsservctl", "uselib", "_sysctl", "io_uring_setup",
+    "io_uring_enter", "io_uring_register", "personality", "pidfd_getfd", "vm86", "vm86old",
+    "create_module", "get_kernel_syms", "query_module", "mbind", "migrate_pages", "move_pages",
+    "set_mempolicy", "stime"};
+
+static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
+                    const struct scmp_arg_cmp *args) {
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR)
+    return 0; /* not on this architecture */
+  int rc = seccomp_rule_add_array(ctx, action, nr, n, args);
+  return rc == -EDOM || rc == -EEXIST ? 0 : rc;
+}
+
+/* Builds the BPF program once per mode; the result is shared and never freed. */
+static int build_filter(bool weak, struct sock_fprog *out) {
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  static struct sock_fprog cache[2];
+  pthread_mutex_lock(&lock);
+  struct sock_fprog *c = &cache[weak ? 1 : 0];
+  int rc = 0;
+  if (c->filter) {
+    *out = *c;
+    goto done;
+  }
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  int memfd = -1;
+  if (!ctx) {
+    rc = error_set(ERR_NOMEM, "seccomp_init failed");
+    goto done;
+  }
+  uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
+  for (size_t i = 0; i < sizeof(denied_syscalls) / sizeof(denied_syscalls[0]) && !rc; i++)
+    rc = add_rule(ctx, eperm, denied_syscalls[i], 0, NULL);
+  /* clone3 cannot be filtered by flags (they sit in memory): ENOSYS makes libc use clone. */
+  if (!rc)
+    rc = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
+  static const unsigned long ns_flags[] = {CLONE_NEWNS,  CLONE_NEWUSER, CLONE_NEWPID,
+                                           CLONE_NEWNET, CLONE_NEWIPC,  CLONE_NEWUTS,
+                                           CLONE_NEWCGROUP, CLONE_NEWTIME};
+  for (size_t i = 0; i < sizeof(ns_flags) / sizeof(ns_flags[0]) && !rc; i++) {
+    struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]);
+    rc = add_rule(ctx, eperm, "clone", 1, &a);
+  }
+  if (!rc) {
+    struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, AF_PACKET);
+    rc = add_rule(ctx, eperm, "socket", 1, &a);
+  }
+  if (!rc) {
+    struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW);
+    rc = add_rule(ctx, eperm, "socket", 1, &a);
+  }
+  if (!rc) {
+    struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET);
+    rc = add_rule(ctx, eperm, "socket", 1, &a);
+  }
+  if (!rc) {
+    struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, TIOCSTI);
+    rc = add_rule(ctx, eperm, "ioctl", 1, &a);
+  }
+  if (weak && !rc) {
+    /* Without a PID namespace the process group is the only handle on the tree. */
+    rc = add_rule(ctx, eperm, "setsid", 0, NULL);
+    if (!rc)
+      rc = add_rule(ctx, eperm, "setpgid", 0, NULL);
+  }
+  if (rc) {
+    rc = error_set(ERR_GENERIC, "cannot build the seccomp filter: %s", strerror(-rc));
+    goto free_ctx;
+  }
+  memfd = memfd_create("portico-seccomp", MFD_CLOEXEC);
+  if (memfd < 0 || seccomp_export_bpf(ctx, memfd) < 0) {
+    rc = error_set_errno(ERR_IO, "cannot export the seccomp filter");
+    goto free_ctx;
+  }
+  off_t size = lseek(memfd, 0, SEEK_END);
+  if (size <= 0 || size % (off_t)sizeof(struct sock_filter) || size > 65536) {
+    rc = error_set(ERR_GENERIC, "seccomp filter has an unexpected size %lld", (long long)size);
+    goto free_ctx;
+  }
+  struct sock_filter *f = malloc((size_t)size);
+  if (!f || pread(memfd, f, (size_t)size, 0) != size) {
+    free(f);
+    rc = error_set(ERR_IO, "cannot read back the seccomp filter");
+    goto free_ctx;
+  }
+  c->filter = f;
+  c->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+  *out = *c;
+free_ctx:
+  if (memfd >= 0)
+    close(memfd);
+  seccomp_release(ctx);
+done:
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
+static plan_op *plan_add(child_plan *plan, op_kind kind, const char *target_rel) {
+  if (plan->n_ops >= PLAN_MAX_OPS)
+    return NULL;
+  plan_op *op = &plan->ops[plan->n_ops];
+  memset(op, 0, sizeof(*op));
+  op->kind = kind;
+  op->source_fd = -1;
+  size_t n = (size_t)snprintf(op->target, sizeof(op->target), NEWROOT "%s", target_rel);
+  if (n >= sizeof(op->target))
+    return NULL;
+  plan->n_ops++;
+  return op;
+}
+
+static int plan_bind(child_plan *plan, const char *host, bool is_dir, unsigned long flags) {
+  if (!plan_add(plan, is_dir ? OP_MKDIR : OP_TOUCH, host))
+    return error_set(ERR_LIMIT, "sandbox plan too long");
+  plan_op *op = plan_add(plan, OP_BIND, host);
+  if (!op || str_copy(op->source, host, sizeof(op->source)) >= sizeof(op->source))
+    return error_set(ERR_LIMIT, "sandbox path too long: %s", host);
+  op->flags = MS_RDONLY | MS_NOSUID | flags;
+  return 0;
+}
+
+/* mkdir -p of every parent directory of `path` (absolute) inside the new root. */
+static int plan_parents(child_plan *plan, const char *path) {
+  char part[PLAN_PATH_MAX];
+  for (const char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+    size_t n = (size_t)(p - path);
+    if (n >= sizeof(part))
+      return error_set(ERR_LIMIT, "sandbox path too long: %s", path);
+    memcpy(part, path, n);
+    part[n] = 0;
+    if (!plan_add(plan, OP_MKDIR, part))
+      return error_set(ERR_LIMIT, "sandbox plan too long");
+  }
+  return 0;
+}
+
+static const char *const system_dirs[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"};
+
+static bool under_system_dir(const char *real) {
+  for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++) {
+    size_t n = strlen(system_dirs[i]);
+    if (!strncmp(real, system_dirs[i], n) && real[n] == '/')
+      return true;
+  }
+  return false;
+}
+
+static int plan_build(child_plan *plan, const sandbox_spec *spec, const char *exe_real) {
+  int rc = 0;
+  for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]) && !rc; i++) {
+    struct stat st;
+    const char *d = system_dirs[i];
+    if (lstat(d, &st) < 0)
+      continue;
+    if (S_ISLNK(st.st_mode)) {
+      char target[PLAN_PATH_MAX];
+      ssize_t n = readlink(d, target, sizeof(target) - 1);
+      if (n <= 0)
+        continue;
+      target[n] = 0;
+      plan_op *op = plan_add(plan, OP_SYMLINK, d);
+      if (!op)
+        return error_set(ERR_LIMIT, "sandbox plan too long");
+      str_copy(op->source, target, sizeof(op->source));
+    } else if (S_ISDIR(st.st_mode)) {
+      rc = plan_bind(plan, d, true, MS_NODEV);
+    }
+  }
+  struct stat st;
+  if (!rc && stat("/etc/ld.so.cache", &st) == 0) {
+    if (!plan_add(plan, OP_MKDIR, "/etc"))
+      return error_set(ERR_LIMIT, "sandbox plan too long");
+    rc = plan_bind(plan, "/etc/ld.so.cache", false, MS_NODEV | MS_NOEXEC);
+  }
+  if (!rc && !plan_add(plan, OP_MKDIR, "/dev"))
+    rc = error_set(ERR_LIMIT, "sandbox plan too long");
+  static const char *const devices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                        "/dev/urandom"};
+  for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]) && !rc; i++)
+    if (stat(devices[i], &st) == 0 && S_ISCHR(st.st_mode))
+      rc = plan_bind(plan, devices[i], false, MS_NOEXEC);
+  static const char *const dev_links[][2] = {{"/dev/fd", "/proc/self/fd"},
+                                             {"/dev/stdin", "/proc/self/fd/0"},
+                                             {"/dev/stdout", "/proc/self/fd/1"},
+                                             {"/dev/stderr", "/proc/self/fd/2"}};
+  for (size_t i = 0; i < 4 && !rc; i++) {
+    plan_op *op = plan_add(plan, OP_SYMLINK, dev_links[i][0]);
+    if (!op)
+      return error_set(ERR_LIMIT, "sandbox plan too long");
+    str_copy(op->source, dev_links[i][1], sizeof(op->source));
+  }
+  if (!rc) {
+    plan_op *op = plan_add(plan, OP_MKDIR, "/proc");
+    plan_op *pr = op ? plan_add(plan, OP_PROC, "/proc") : NULL;
+    if (!pr)
+      return error_set(ERR_LIMIT, "sandbox plan too long");
+    pr->optional = !plan->as_root;
+    op = plan_add(plan, OP_MKDIR, "/tmp");
+    plan_op *tmp = op ? plan_add(plan, OP_TMPFS, "/tmp") : NULL;
+    if (!tmp)
+      return error_set(ERR_LIMIT, "sandbox plan too long");
+    snprintf(tmp->options, sizeof(tmp->options), "size=%lld,nr_inodes=4096,mode=1777",
+             (long long)spec->limits.tmp_bytes);
+  }
+  if (!rc && !under_system_dir(exe_real)) {
+    rc = plan_parents(plan, exe_real);
+    if (!rc)
+      rc = plan_bind(plan, exe_real, false, MS_NODEV);
+  }
+  return rc;
+}
+
+static void set_rlimit(struct rlimit *r, int64_t soft, int64_t hard) {
+  r->rlim_cur = soft > 0 ? (rlim_t)soft : RLIM_INFINITY;
+  r->rlim_max = hard > 0 ? (rlim_t)hard : RLIM_INFINITY;
+}
+
+/* Parses the report pipe's lines into the result. Returns true on a setup failure;
+ * *refused is set when the failure was the kernel refusing a namespace. */
+static bool read_report(int fd, sandbox_result *result, bool *refused) {
+  char text[1024];
+  ssize_t n = read(fd, text, sizeof(text) - 1);
+  if (n <= 0)
+    return false;
+  text[n] = 0;
+  bool failed = false;
+  for (char *line = text; line && *line;) {
+    char *next = strchr(line, '\n');
+    if (next)
+      *next++ = 0;
+    char kind[16], step[48];
+    long a = 0, b = 0;
+    if (sscanf(line, "%15s %47s %ld %ld", kind, step, &a, &b) == 4) {
+      if (!strcmp(kind, "setup") || !strcmp(kind, "nsrefused")) {
+        if (!failed)
+          snprintf(result->detail, sizeof(result->detail), "sandbox set-up failed at %s: %s",
+                   step, strerror((int)a));
+        failed = true;
+        *refused = *refused || !strcmp(kind, "nsrefused");
+      } else if (!strcmp(kind, "signal")) {
+        result->signal = (int)a;
+        result->outcome = b ? SANDBOX_CPU_TIME : SANDBOX_SIGNALED;
+      }
+    }
+    line = next;
+  }
+  return failed;
+}
+
+static int resolve_exe(const char *exe, char *real, size_t size) {
+  if (!exe || exe[0] != '/')
+    return error_set(ERR_INVALID, "function executable must be an absolute path: %s",
+                     exe ? exe : "(none)");
+  char tmp[PATH_MAX];
+  if (!realpath(exe, tmp))
+    return error_set_errno(ERR_NOTFOUND, "function executable %s", exe);
+  struct stat st;
+  if (stat(tmp, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+    return error_set(ERR_INVALID, "function executable %s is not an executable file", exe);
+  if (str_copy(real, tmp, size) >= size)
+    return error_set(ERR_LIMIT, "function executable path too long: %s", exe);
+  return 0;
+}
+
+int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
+  buf_init(&result->out, 0);
+  buf_init(&result->err, 0);
+  result->detail[0] = 0;
+  child_plan *plan = calloc(1, sizeof(*plan));
+  int report[2] = {-1, -1};
+  int rc = 0;
+  if (!plan)
+    return error_set(ERR_NOMEM, "out of memory");
+  plan->strict = spec->mode == SANDBOX_STRICT;
+  plan->as_root = geteuid() == 0;
+  rc = resolve_exe(spec->exe, plan->exe, sizeof(plan->exe));
+  if (rc)
+    goto done;
+  if (plan->strict) {
+    rc = plan_build(plan, spec, plan->exe);
+    if (rc)
+      goto done;
+  } else {
+    log_warn(NULL, "SANDBOX WEAK MODE: running %s WITHOUT namespaces (no mount, PID, network, "
+                   "IPC or user isolation); only rlimits, seccomp and an unprivileged uid apply",
+             spec->exe);
+  }
+  rc = build_filter(!plan->strict, &plan->prog);
+  if (rc)
+    goto done;
+  snprintf(plan->uid_map, sizeof(plan->uid_map), "%d %d 1\n", SANDBOX_UID, SANDBOX_UID);
+  snprintf(plan->gid_map, sizeof(plan->gid_map), "%d %d 1\n", SANDBOX_GID, SANDBOX_GID);
+  const sandbox_limits *l = &spec->limits;
+  set_rlimit(&plan->cpu, l->cpu_seconds, l->cpu_seconds > 0 ? l->cpu_seconds + 1 : 0);
+  set_rlimit(&plan->as, l->memory_bytes, l->memory_bytes);
+  set_rlimit(&plan->nproc, l->processes, l->processes);
+  set_rlimit(&plan->nofile, l->open_files, l->open_files);
+  char *default_argv[2] = {plan->exe, NULL};
+  plan->argv = spec->argv ? spec->argv : default_argv;
+  plan->grandparent = getpid();
+  if (pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0) {
+    rc = error_set_errno(ERR_IO, "cannot create the sandbox report pipe");
+    goto done;
+  }
+  plan->report_fd = report[1];
+  char *const exec_argv[] = {plan->exe, NULL}; /* proc_run's own exec is never reached */
+  proc_spec ps = {
+      .argv = exec_argv,
+      .stdin_data = spec->stdin_data,
+      .stdin_len = spec->stdin_len,
+      .stdout_limit = (size_t)l->output_bytes,
+      .stderr_limit = (size_t)l->output_bytes,
+      .timeout_ms = l->wall_ms,
+      .setup = sandbox_child,
+      .setup_arg = plan,
+  };
+  proc_result pr;
+  memset(&pr, 0, sizeof(pr));
+  rc = proc_run(&ps, &pr);
+  result->out = pr.out;
+  result->err = pr.err;
+  result->wall_ms = pr.wall_ms;
+  if (rc)
+    goto done;
+  close(report[1]);
+  report[1] = -1;
+  bool refused = false;
+  result->outcome = SANDBOX_OK;
+  bool setup_failed = read_report(report[0], result, &refused);
+  switch (pr.outcome) {
+  case PROC_TIMED_OUT: result->outcome = SANDBOX_WALL_TIME; break;
+  case PROC_OUTPUT_LIMIT: result->outcome = SANDBOX_OUTPUT_LIMIT; break;
+  case PROC_SIGNALED:
+    result->outcome = pr.signal == SIGXCPU ? SANDBOX_CPU_TIME : SANDBOX_SIGNALED;
+    result->signal = pr.signal;
+    break;
+  case PROC_EXITED:
+  case PROC_SPAWN_FAILED:
+    if (setup_failed)
+      result->outcome = SANDBOX_SETUP_FAILED;
+    if (result->outcome == SANDBOX_OK)
+      result->exit_code = pr.exit_code;
+    break;
+  }
+  if (setup_failed && refused && plan->strict)
+    rc = error_set(ERR_UNAVAILABLE,
+                   "%s; the kernel refuses the namespaces the sandbox needs, so Portico will not "
+                   "run untrusted functions here (use --sandbox=weak to accept weaker isolation)",
+                   result->detail);
+done:
+  if (report[0] >= 0)
+    close(report[0]);
+  if (report[1] >= 0)
+    close(report[1]);
+  free(plan);
+  return rc;
+}
+
+void sandbox_result_free(sandbox_result *result) {
+  buf_free(&result->out);
+  buf_free(&result->err);
+}
+
+bool sandbox_available(char *why, size_t why_size) {
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  static int state = -1; /* -1 unknown, 0 no, 1 yes */
+  static char reason[256];
+  pthread_mutex_lock(&lock);
+  if (state < 0) {
+    static char *const argv[] = {"sh", "-c", "exit 0", NULL};
+    sandbox_spec spec = {.exe = "/bin/sh", .argv = argv, .mode = SANDBOX_STRICT};
+    sandbox_limits_default(&spec.limits);
+    sandbox_result r;
+    memset(&r, 0, sizeof(r));
+    int rc = sandbox_run(&spec, &r);
+    if (rc)
+      snprintf(reason, sizeof(reason), "%s", error_message());
+    else if (r.outcome != SANDBOX_OK || r.exit_code != 0)
+      snprintf(reason, sizeof(reason), "%s", r.detail[0] ? r.detail : "probe function failed");
+    state = !rc && r.outcome == SANDBOX_OK && r.exit_code == 0;
+    sandbox_result_free(&r);
+  }
+  bool ok = state == 1;
+  if (why && why_size)
+    snprintf(why, why_size, "%s", ok ? "" : reason);
+  pthread_mutex_unlock(&lock);
+  return ok;
+}
+
+void sandbox_describe(const sandbox_result *r, char *out, size_t size) {
+  switch (r->outcome) {
+  case SANDBOX_OK: snprintf(out, size, "exited with code %d", r->exit_code); break;
+  case SANDBOX_WALL_TIME:
+    snprintf(out, size, "killed after %lld ms: wall time limit reached", (long long)r->wall_ms);
+    break;
+  case SANDBOX_CPU_TIME: snprintf(out, size, "killed: CPU time limit reached"); break;
+  case SANDBOX_OUTPUT_LIMIT: snprintf(out, size, "killed: output larger than its limit"); break;
+  case SANDBOX_SIGNALED:
+    snprintf(out, size, "killed by signal %d (%s)", r->signal, strsignal(r->signal));
+    break;
+  case SANDBOX_SETUP_FAILED: snprintf(out, size, "%s", r->detail); break;
+  }
+}
+
+int sandbox_parse_mode(const char *s, sandbox_mode *out) {
+  if (str_eq(s, "strict"))
+    *out = SANDBOX_STRICT;
+  else if (str_eq(s, "weak"))
+    *out = SANDBOX_WEAK;
+  else
+    return error_set(ERR_INVALID, "unknown sandbox mode '%s' (want strict or weak)", s ? s : "");
+  return 0;
+}
+
+static int parse_scaled(const char *s, const char *const *suffixes, const int64_t *scale,
+                        size_t n, int64_t *out) {
+  if (!s || !*s)
+    return ERR_INVALID;
+  size_t len = strlen(s);
+  for (size_t i = 0; i < n; i++) {
+    size_t sl = strlen(suffixes[i]);
+    if (len <= sl || strcmp(s + len - sl, suffixes[i]))
+      continue;
+    char num[32];
+    if (len - sl >= sizeof(num))
+      return ERR_INVALID;
+    memcpy(num, s, len - sl);
+    num[len - sl] = 0;
+    int64_t v;
+    if (str_to_int64(num, 0, INT64_MAX / scale[i], &v))
+      return ERR_INVALID;
+    *out = v * scale[i];
+    return 0;
+  }
+  return ERR_INVALID;
+}
+
+int sandbox_parse_size(const char *s, int64_t *out) {
+  static const char *const suf[] = {"Ki", "Mi", "Gi", "k", "K", "M", "G", ""};
+  static const int64_t scale[] = {1 << 10, 1 << 20, 1 << 30, 1000, 1000, 1000000, 1000000000, 1};
+  if (parse_scaled(s, suf, scale, 8, out))
+    return error_set(ERR_INVALID, "bad size '%s' (examples: 1Gi, 512Mi, 64M, 1000)", s ? s : "");
+  return 0;
+}
+
+int sandbox_parse_duration_ms(const char *s, int64_t *out) {
+  static const char *const suf[] = {"ms", "s", "m", ""};
+  static const int64_t scale[] = {1, 1000, 60000, 1000};
+  if (parse_scaled(s, suf, scale, 4, out))
+    return error_set(ERR_INVALID, "bad duration '%s' (examples: 10s, 500ms, 2m)", s ? s : "");
+  return 0;
+}

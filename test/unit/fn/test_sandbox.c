@@ -1,0 +1,200 @@
+/* Unit tests for fn/sandbox: the container a function sees (identity, root, network,
+ * environment, capabilities) and each limit. The hostile programs are in the e2e suite
+ * (test/e2e/fn-hostile.bats); these use /bin/sh so they need nothing built. */
+#include "common/testutil.h"
+
+#include "base/error.h"
+#include "fn/sandbox.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static int run_sh(const char *script, sandbox_limits *limits, sandbox_result *r) {
+  char *const argv[] = {"sh", "-c", (char *)script, NULL};
+  sandbox_spec spec = {.exe = "/bin/sh", .argv = argv, .mode = SANDBOX_STRICT};
+  if (limits)
+    spec.limits = *limits;
+  else
+    sandbox_limits_default(&spec.limits);
+  memset(r, 0, sizeof(*r));
+  return sandbox_run(&spec, r);
+}
+
+START_TEST(function_sees_a_minimal_world) {
+  char why[256];
+  ck_assert_msg(sandbox_available(why, sizeof(why)), "strict sandbox unavailable: %s", why);
+  sandbox_result r;
+  ck_assert_int_eq(
+      run_sh("id -u; id -g; echo env=$(env | grep -v '^PWD=' | wc -l); ls /; "
+             "grep -c . /proc/self/mounts >/dev/null && echo proc; "
+             "grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status; "
+             "grep Seccomp: /proc/self/status; ls /proc | grep -c '^[0-9]'; "
+             "touch /usr/x 2>/dev/null || echo ro; echo w > /tmp/t && cat /tmp/t; "
+             "cat /etc/passwd 2>/dev/null || echo nopasswd; hostname",
+             NULL, &r),
+      0);
+  ck_assert_int_eq(r.outcome, SANDBOX_OK);
+  ck_assert_int_eq(r.exit_code, 0);
+  const char *out = buf_cstr(&r.out);
+  ck_assert_msg(strstr(out, "65534\n65534\nenv=0\n") == out, "got: %s", out);
+  ck_assert(strstr(out, "CapEff:\t0000000000000000"));
+  ck_assert(strstr(out, "NoNewPrivs:\t1"));
+  ck_assert(strstr(out, "Seccomp:\t2"));
+  ck_assert(strstr(out, "\nro\n"));
+  ck_assert(strstr(out, "\nw\n"));
+  ck_assert(strstr(out, "nopasswd"));
+  ck_assert(strstr(out, "portico-fn"));
+  ck_assert(!strstr(out, "home\n") && !strstr(out, "root\n") && !strstr(out, "work\n"));
+  sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(stdin_reaches_the_function) {
+  char *const argv[] = {"cat", NULL};
+  sandbox_spec spec = {.exe = "/bin/cat", .argv = argv, .stdin_data = "items: []\n",
+                       .stdin_len = 10};
+  sandbox_limits_default(&spec.limits);
+  sandbox_result r;
+  memset(&r, 0, sizeof(r));
+  ck_assert_int_eq(sandbox_run(&spec, &r), 0);
+  ck_assert_int_eq(r.outcome, SANDBOX_OK);
+  ck_assert_str_eq(buf_cstr(&r.out), "items: []\n");
+  sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(wall_time_kills_the_tree) {
+  sandbox_limits l;
+  sandbox_limits_default(&l);
+  l.wall_ms = 300;
+  sandbox_result r;
+  ck_assert_int_eq(run_sh("(sleep 100 &) ; sleep 100", &l, &r), 0);
+  ck_assert_int_eq(r.outcome, SANDBOX_WALL_TIME);
+  ck_assert_int_lt(r.wall_ms, 3000);
+  sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(cpu_time_limit) {
+  sandbox_limits l;
+  sandbox_limits_default(&l);
+  l.cpu_seconds = 1;
+  l.wall_ms = 8000;
+  sandbox_result r;
+  ck_assert_int_eq(run_sh("while :; do :; done", &l, &r), 0);
+  ck_assert_int_eq(r.outcome, SANDBOX_CPU_TIME);
+  char d[256];
+  sandbox_describe(&r, d, sizeof(d));
+  ck_assert(strstr(d, "CPU"));
+  sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(output_limit) {
+  sandbox_limits l;
+  sandbox_limits_default(&l);
+  l.output_bytes = 100000;
+  sandbox_result r;
+  ck_assert_int_eq(run_sh("while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done", &l, &r), 0);
+  ck_assert_int_eq(r.outcome, SANDBOX_OUTPUT_LIMIT);
+  ck_assert_int_le(r.out.len, 100000);
+  sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(process_limit_and_no_network) {
+  sandbox_limits l;
+  sandbox_limits_default(&l);
+  l.processes = 8;
+  sandbox_result r;
+  /* Builtins only (no fork) after the burst: the shell must still be able to report. */
+  ck_assert_int_eq(run_sh("( for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 & done ) 2>/dev/null; "
+                          "echo /proc/[0-9]*; while read l; do echo \"$l\"; done </proc/net/dev; "
+                          "kill -9 -1; echo alive",
+                          &l, &r),
+                   0);
+  const char *out = buf_cstr(&r.out);
+  int procs = 0;
+  for (const char *p = strstr(out, "/proc/"); p; p = strstr(p + 1, "/proc/"))
+    procs++;
+  ck_assert_msg(procs >= 2 && procs <= 8, "%d processes: %s", procs, out);
+  ck_assert(strstr(out, "lo:"));
+  ck_assert(!strstr(out, "eth") && !strstr(out, "ens"));
+  ck_assert(strstr(out, "alive\n")); /* kill(-1) reached only the sandbox's own processes */
+  ck_assert_int_lt(r.wall_ms, 4000);  /* and the sleepers died with it */
+  sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(setup_errors_are_reported) {
+  sandbox_spec spec = {.exe = "relative/path"};
+  sandbox_limits_default(&spec.limits);
+  sandbox_result r;
+  memset(&r, 0, sizeof(r));
+  ck_assert_int_eq(sandbox_run(&spec, &r), ERR_INVALID);
+  sandbox_result_free(&r);
+  memset(&r, 0, sizeof(r));
+  spec.exe = "/no/such/fn";
+  ck_assert_int_eq(sandbox_run(&spec, &r), ERR_NOTFOUND);
+  sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(weak_mode_still_limits) {
+  char *const argv[] = {"sh", "-c", "id -u; grep CapEff /proc/self/status; env | wc -l", NULL};
+  sandbox_spec spec = {.exe = "/bin/sh", .argv = argv, .mode = SANDBOX_WEAK};
+  sandbox_limits_default(&spec.limits);
+  sandbox_result r;
+  memset(&r, 0, sizeof(r));
+  ck_assert_int_eq(sandbox_run(&spec, &r), 0);
+  ck_assert_int_eq(r.outcome, SANDBOX_OK);
+  const char *out = buf_cstr(&r.out);
+  if (geteuid() == 0)
+    ck_assert(strstr(out, "65534\n") == out);
+  ck_assert(strstr(out, "CapEff:\t0000000000000000"));
+  sandbox_result_free(&r);
+}
+END_TEST
+
+START_TEST(parse_flags) {
+  int64_t v;
+  ck_assert_int_eq(sandbox_parse_size("1Gi", &v), 0);
+  ck_assert_int_eq(v, (int64_t)1 << 30);
+  ck_assert_int_eq(sandbox_parse_size("64M", &v), 0);
+  ck_assert_int_eq(v, 64000000);
+  ck_assert_int_eq(sandbox_parse_size("12", &v), 0);
+  ck_assert_int_eq(v, 12);
+  ck_assert_int_eq(sandbox_parse_size("x", &v), ERR_INVALID);
+  ck_assert_int_eq(sandbox_parse_duration_ms("10s", &v), 0);
+  ck_assert_int_eq(v, 10000);
+  ck_assert_int_eq(sandbox_parse_duration_ms("250ms", &v), 0);
+  ck_assert_int_eq(v, 250);
+  ck_assert_int_eq(sandbox_parse_duration_ms("2m", &v), 0);
+  ck_assert_int_eq(v, 120000);
+  ck_assert_int_eq(sandbox_parse_duration_ms("-1s", &v), ERR_INVALID);
+  sandbox_mode m;
+  ck_assert_int_eq(sandbox_parse_mode("weak", &m), 0);
+  ck_assert_int_eq(m, SANDBOX_WEAK);
+  ck_assert_int_eq(sandbox_parse_mode("none", &m), ERR_INVALID);
+}
+END_TEST
+
+static Suite *sandbox_suite(void) {
+  Suite *s = suite_create("fn_sandbox");
+  TCase *tc = tcase_create("sandbox");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, function_sees_a_minimal_world);
+  tcase_add_test(tc, stdin_reaches_the_function);
+  tcase_add_test(tc, wall_time_kills_the_tree);
+  tcase_add_test(tc, cpu_time_limit);
+  tcase_add_test(tc, output_limit);
+  tcase_add_test(tc, process_limit_and_no_network);
+  tcase_add_test(tc, setup_errors_are_reported);
+  tcase_add_test(tc, weak_mode_still_limits);
+  tcase_add_test(tc, parse_flags);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+TEST_MAIN(sandbox_suite)

@@ -161,9 +161,22 @@ static int add_merge_comment(yml_node *res) {
   krm_id_free(&id);
   if (!comment || !upid)
     rc = ERR_NOMEM;
-  if (!rc && yml_node_style(md) != YML_FLOW) {
-    char *text = str_printf("%s %s", PKG_MERGE_COMMENT_PREFIX, comment);
-    rc = text ? yml_node_set_line_comment(md, text) : ERR_NOMEM;
+  if (!rc) {
+    /* kpt puts the comment on the metadata key; when metadata is a flow map, yaml.v3
+     * writes it after the next field's key instead (when that field is a block map or
+     * list), and kpt then no longer finds it. Portico writes the same bytes. */
+    yml_node *target = md;
+    if (yml_node_style(md) == YML_FLOW) {
+      long mi = yml_map_index(res, "metadata");
+      yml_node *next = mi >= 0 ? yml_map_value_at(res, (size_t)mi + 1) : NULL;
+      target = next && yml_node_kind(next) != YML_SCALAR && yml_node_style(next) != YML_FLOW &&
+                       yml_node_size(next) > 0
+                   ? next
+                   : NULL;
+    }
+    char *text = target ? str_printf("%s %s", PKG_MERGE_COMMENT_PREFIX, comment) : NULL;
+    if (target)
+      rc = text ? yml_node_set_line_comment(target, text) : ERR_NOMEM;
     free(text);
   }
   if (!rc)
@@ -560,8 +573,12 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
       continue;
     }
     /* u present (o may be missing: added on both sides) */
-    const char *bar = strrchr(l->key, '|');
-    char *resname = str_ndup(l->key, (size_t)(bar - l->key));
+    krm_id rid;
+    char *resname = NULL;
+    if (krm_id_of(l->node, &rid) == 0) {
+      resname = krm_id_upstream_string(&rid);
+      krm_id_free(&rid);
+    }
     rc = resname ? merge_resource(l->node, o ? o->node : NULL, u->node, rep, l->file->path, resname)
                  : ERR_NOMEM;
     free(resname);
@@ -1114,22 +1131,22 @@ static int local_changes(const char *ldir, const char *odir, name_set *changed) 
   return rc;
 }
 
-/* Replaces everything in `ldir` but the root Kptfile's upstream information by `udir`. */
+/* Replaces everything in `ldir` by `udir`, except the root Kptfile, which stays the
+ * local one (kpt's fast-forward and force-delete-replace keep it; the caller then moves
+ * its upstream and lock). */
 static int replace_with(const char *ldir, const char *udir) {
-  kptfile *keep = NULL;
-  int rc = kptfile_read(&keep, ldir);
-  if (rc && rc != ERR_NOTFOUND)
-    return rc;
-  const char *name = keep ? yml_lookup_str(keep->root, "metadata", "name", NULL) : NULL;
-  char *namecopy = name ? str_dup(name) : NULL;
-  kptfile_git up = {0};
-  const char *strategy = NULL;
-  if (keep)
-    kptfile_upstream(keep, &up, &strategy);
-  /* empty the directory, keeping .git */
-  DIR *d = opendir(ldir);
+  char *kpath = fs_join(ldir, KPTFILE_NAME);
+  if (!kpath)
+    return ERR_NOMEM;
+  buf keep = BUF_INIT;
+  int rc = fs_read_file(kpath, 1 << 20, &keep);
+  bool had = rc == 0;
+  if (rc == ERR_NOTFOUND)
+    rc = 0;
+  DIR *d = rc ? NULL : opendir(ldir);
   struct dirent *de;
-  rc = d ? 0 : error_set_errno(ERR_IO, "cannot read %s", ldir);
+  if (!rc && !d)
+    rc = error_set_errno(ERR_IO, "cannot read %s", ldir);
   while (d && !rc && (de = readdir(d)) != NULL) {
     if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git"))
       continue;
@@ -1142,21 +1159,10 @@ static int replace_with(const char *ldir, const char *udir) {
   size_t count = 0;
   if (!rc)
     rc = copy_tree(udir, ldir, 0, &count);
-  if (!rc && keep) {
-    kptfile *k = NULL;
-    rc = kptfile_read(&k, ldir);
-    if (rc == ERR_NOTFOUND)
-      rc = kptfile_new_minimal(&k, namecopy ? namecopy : "package");
-    if (!rc && namecopy)
-      rc = kptfile_set_name(k, namecopy);
-    if (!rc && up.repo)
-      rc = kptfile_set_upstream(k, &up, strategy);
-    if (!rc)
-      rc = kptfile_write(k, ldir);
-    kptfile_free(k);
-  }
-  free(namecopy);
-  kptfile_free(keep);
+  if (!rc && had)
+    rc = fs_write_atomic(kpath, keep.data ? keep.data : "", keep.len, 0644);
+  buf_free(&keep);
+  free(kpath);
   return rc;
 }
 
@@ -1219,6 +1225,8 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
   size_t count = 0;
   if ((rc = copy_tree(dir, local, 0, &count)))
     goto done;
+  if ((rc = pkg_add_merge_comments(local)))
+    goto done;
   if (log)
     fprintf(log, "Updating package \"%s\" with strategy \"%s\".\n", dir, strategy);
   if (!strcmp(strategy, "resource-merge")) {
@@ -1250,11 +1258,7 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
   if ((rc = kptfile_read(&k, local)))
     goto done;
   kptfile_git nu = {repo_url, directory, ref, NULL};
-  const char *cur_strategy = NULL;
-  kptfile_git cur;
-  kptfile_upstream(k, &cur, &cur_strategy);
-  error_clear();
-  rc = kptfile_set_upstream(k, &nu, cur_strategy ? NULL : NULL);
+  rc = kptfile_set_upstream(k, &nu, strategy);
   nu.commit = commit;
   if (!rc)
     rc = kptfile_set_upstream_lock(k, &nu);

@@ -730,6 +730,7 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
   buf_init(&result->out, 0);
   buf_init(&result->err, 0);
   result->detail[0] = 0;
+  result->limits = spec->limits;
   child_plan *plan = calloc(1, sizeof(*plan));
   int report[2] = {-1, -1};
   int rc = 0;
@@ -855,10 +856,16 @@ void sandbox_describe(const sandbox_result *r, char *out, size_t size) {
   switch (r->outcome) {
   case SANDBOX_OK: snprintf(out, size, "exited with code %d", r->exit_code); break;
   case SANDBOX_WALL_TIME:
-    snprintf(out, size, "killed after %lld ms: wall time limit reached", (long long)r->wall_ms);
+    snprintf(out, size, "killed after %lld ms: wall time limit of %lld ms reached",
+             (long long)r->wall_ms, (long long)r->limits.wall_ms);
     break;
-  case SANDBOX_CPU_TIME: snprintf(out, size, "killed: CPU time limit reached"); break;
-  case SANDBOX_OUTPUT_LIMIT: snprintf(out, size, "killed: output larger than its limit"); break;
+  case SANDBOX_CPU_TIME:
+    snprintf(out, size, "killed: CPU time limit of %lld s reached", (long long)r->limits.cpu_seconds);
+    break;
+  case SANDBOX_OUTPUT_LIMIT:
+    snprintf(out, size, "killed: output larger than its limit of %lld bytes",
+             (long long)r->limits.output_bytes);
+    break;
   case SANDBOX_SIGNALED:
     snprintf(out, size, "killed by signal %d (%s)", r->signal, strsignal(r->signal));
     break;

@@ -70,15 +70,16 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
   }
   size_t i;
   json_t *r;
+  if (json_array_size(o->results))
+    fprintf(log, "  Results:\n");
   json_array_foreach(o->results, i, r) {
     const char *sev = json_string_value(json_object_get(r, "severity"));
     const char *msg = json_string_value(json_object_get(r, "message"));
-    fprintf(log, "  Results:\n    [%s] %s\n", sev ? (str_eq(sev, "error") ? "error" : sev) : "info",
-            msg ? msg : "");
-    if (i >= 9) {
-      fprintf(log, "  ... (%zu results in all)\n", json_array_size(o->results));
+    if (i >= 10) {
+      fprintf(log, "    ...(%zu more)\n", json_array_size(o->results) - i);
       break;
     }
+    fprintf(log, "    [%s]: %s\n", sev ? sev : "info", msg ? msg : "");
   }
   if (!o->ok && o->stderr_text.len) {
     fprintf(log, "  Stderr:\n");

@@ -907,9 +907,10 @@ static int parse_scaled(const char *s, const char *const *suffixes, const int64_
 }
 
 int sandbox_parse_size(const char *s, int64_t *out) {
-  static const char *const suf[] = {"Ki", "Mi", "Gi", "k", "K", "M", "G", ""};
-  static const int64_t scale[] = {1 << 10, 1 << 20, 1 << 30, 1000, 1000, 1000000, 1000000000, 1};
-  if (parse_scaled(s, suf, scale, 8, out))
+  static const char *const suf[] = {"Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T", ""};
+  static const int64_t scale[] = {1 << 10,    1 << 20, 1 << 30,    (int64_t)1 << 40, 1000, 1000,
+                                  1000000, 1000000000, 1000000000000, 1};
+  if (parse_scaled(s, suf, scale, 10, out))
     return error_set(ERR_INVALID, "bad size '%s' (examples: 1Gi, 512Mi, 64M, 1000)", s ? s : "");
   return 0;
 }

@@ -355,13 +355,20 @@ static int run_entry(const fn_env *env, const char *pkg_dir, const yml_node *ent
       rc = ERR_NOMEM;
       goto done;
     }
-    for (size_t i = 0; i < n && !rc; i++) {
+    /* A copy of the whole list minus the unpicked items: copying the list (not item by
+     * item) keeps the comments written between items. */
+    for (size_t i = 0; i < n; i++) {
       yml_node *it = yml_seq_at(items, i);
       picked[i] = (!selectors || !yml_node_size(selectors) || any_matches(selectors, it)) &&
                   !any_matches(exclude, it);
-      if (picked[i])
-        rc = yml_seq_append(in_items, yml_node_copy(it));
     }
+    yml_node_free(in_items);
+    in_items = yml_node_copy(items);
+    if (!in_items)
+      rc = ERR_NOMEM;
+    for (size_t i = n; i-- > 0 && !rc;)
+      if (!picked[i])
+        rc = yml_seq_remove_at(in_items, i);
     if (!rc)
       rc = yml_map_set_str(in_root, "apiVersion", "config.kubernetes.io/v1");
     if (!rc)
@@ -394,11 +401,12 @@ static int run_entry(const fn_env *env, const char *pkg_dir, const yml_node *ent
     *rl = o.output;
     o.output = NULL;
   } else if (!rc && !validator) {
-    /* New item list: the function's output, then the items it did not see. */
+    /* New item list: the function's output, then the items it did not see. (Known
+     * limit: a comment written between items, such as a file's head comment, is kept for
+     * the items the function saw but lost for those it did not.) */
     yml_node *out_items = yml_map_get(output_root(&o), "items");
-    yml_node *merged = yml_seq_new(YML_BLOCK);
-    for (size_t i = 0; merged && out_items && i < yml_node_size(out_items) && !rc; i++)
-      rc = yml_seq_append(merged, yml_node_copy(yml_seq_at(out_items, i)));
+    yml_node *merged = out_items && yml_node_kind(out_items) == YML_SEQ ? yml_node_copy(out_items)
+                                                                         : yml_seq_new(YML_BLOCK);
     for (size_t i = 0; merged && i < n && !rc; i++)
       if (!picked[i])
         rc = yml_seq_append(merged, yml_node_copy(yml_seq_at(items, i)));

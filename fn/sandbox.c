@@ -630,12 +630,15 @@ static int plan_build(child_plan *plan, const sandbox_spec *spec, const char *ex
       rc = plan_bind(plan, d, true, MS_NODEV);
     }
   }
+  /* From /etc only what programs need to start: the loader cache and the alternatives
+   * links (Debian's /usr/bin/awk -> /etc/alternatives/awk -> mawk). No passwd, no keys. */
   struct stat st;
-  if (!rc && stat("/etc/ld.so.cache", &st) == 0) {
-    if (!plan_add(plan, OP_MKDIR, "/etc"))
-      return error_set(ERR_LIMIT, "sandbox plan too long");
+  if (!rc && !plan_add(plan, OP_MKDIR, "/etc"))
+    rc = error_set(ERR_LIMIT, "sandbox plan too long");
+  if (!rc && stat("/etc/ld.so.cache", &st) == 0)
     rc = plan_bind(plan, "/etc/ld.so.cache", false, MS_NODEV | MS_NOEXEC);
-  }
+  if (!rc && lstat("/etc/alternatives", &st) == 0 && S_ISDIR(st.st_mode))
+    rc = plan_bind(plan, "/etc/alternatives", true, MS_NODEV | MS_NOEXEC);
   if (!rc && !plan_add(plan, OP_MKDIR, "/dev"))
     rc = error_set(ERR_LIMIT, "sandbox plan too long");
   static const char *const devices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",

@@ -23,8 +23,9 @@ int fn_rlist_parse(fn_rlist *out, const char *text, size_t len) {
   yml_node *root = yml_file_doc(f, 0);
   const char *kind = root ? yml_lookup_str(root, "kind", NULL) : NULL;
   if (!root || yml_node_kind(root) != YML_MAP || !str_eq(kind, "ResourceList")) {
+    error_set(ERR_INVALID, "input is not a ResourceList (kind: %s)", kind ? kind : "none");
     yml_file_free(f);
-    return error_set(ERR_INVALID, "input is not a ResourceList (kind: %s)", kind ? kind : "none");
+    return ERR_INVALID;
   }
   yml_node *items = yml_map_get(root, "items");
   if (!items || (yml_node_kind(items) == YML_SCALAR && yml_scalar_is_null(items))) {

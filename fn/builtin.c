@@ -271,27 +271,22 @@ int builtin_set_namespace(fn_rlist *rl) {
     yml_node *meta = yml_map_ensure_map(item, "metadata");
     if (!meta)
       continue;
-    if (str_eq(kind, "Namespace")) {
-      const char *name = item_name(item);
-      if (matcher && *matcher && !str_eq(name, matcher))
-        continue;
-      if (!str_eq(name, ns))
-        note_old(&olds, name);
-      rc = yml_set_str_if_changed(meta, "name", ns);
-      changed += rc > 0;
+    bool is_namespace = str_eq(kind, "Namespace");
+    if (kind_is_cluster_scoped(kind) && !is_namespace && !str_eq(kind, "ClusterRoleBinding"))
       continue;
-    }
-    if (kind_is_cluster_scoped(kind) && !str_eq(kind, "ClusterRoleBinding"))
-      continue;
-    if (!kind_is_cluster_scoped(kind)) {
-      const char *cur = item_namespace(item);
+    if (is_namespace || !kind_is_cluster_scoped(kind)) {
+      /* A Namespace object is renamed; a namespaced object moves. */
+      const char *field = is_namespace ? "name" : "namespace";
+      const char *cur = is_namespace ? item_name(item) : item_namespace(item);
       if (matcher && *matcher && !str_eq(cur, matcher))
         continue;
       if (!str_eq(cur, ns))
         note_old(&olds, cur);
-      rc = yml_set_str_if_changed(meta, "namespace", ns);
+      rc = yml_set_str_if_changed(meta, field, ns);
       changed += rc > 0;
     }
+    if (is_namespace)
+      continue;
     /* ServiceAccount subjects of (Cluster)RoleBindings follow the namespace they named. */
     if (str_eq(kind, "RoleBinding") || str_eq(kind, "ClusterRoleBinding")) {
       yml_node *subjects = yml_map_get(item, "subjects");

@@ -350,6 +350,18 @@ static int split_field_path(const char *fp, char segs[][128], int max) {
   return n;
 }
 
+/* The value of `key` in map `n`; with `create`, a missing key is added (an empty string
+ * when `last`, else an empty map). NULL when absent or `n` is not a map. */
+static yml_node *map_child(yml_node *n, const char *key, bool create, bool last) {
+  if (yml_node_kind(n) != YML_MAP)
+    return NULL;
+  yml_node *v = yml_map_get(n, key);
+  if (!v && create)
+    v = last ? (yml_map_set(n, key, yml_str_new("")) ? NULL : yml_map_get(n, key))
+             : yml_map_ensure_map(n, key);
+  return v;
+}
+
 /* One step of a path: a map key, "[k=v]" list selector, "[N]" index, "[key.with.dots]",
  * or "*". Returns the matching children in `out` (up to max). With `create`, a missing map
  * key is created (as a map, or as the leaf when `last`). */
@@ -384,23 +396,13 @@ static int step(yml_node *n, const char *seg, bool create, bool last, yml_node *
         out[count++] = it;
       return count;
     }
-    seg = inner; /* [key.with.dots] */
-    if (yml_node_kind(n) != YML_MAP)
-      return 0;
-    yml_node *v = yml_map_get(n, seg);
-    if (!v && create)
-      v = last ? (yml_map_set(n, seg, yml_str_new("")) ? NULL : yml_map_get(n, seg))
-               : yml_map_ensure_map(n, seg);
+    /* [key.with.dots]: a map key */
+    yml_node *v = map_child(n, inner, create, last);
     if (v)
       out[count++] = v;
     return count;
   }
-  if (yml_node_kind(n) != YML_MAP)
-    return 0;
-  yml_node *v = yml_map_get(n, seg);
-  if (!v && create)
-    v = last ? (yml_map_set(n, seg, yml_str_new("")) ? NULL : yml_map_get(n, seg))
-             : yml_map_ensure_map(n, seg);
+  yml_node *v = map_child(n, seg, create, last);
   if (v)
     out[count++] = v;
   return count;

@@ -97,10 +97,33 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
     fprintf(log, "  Exit code: %d\n\n", o->exit_code);
 }
 
-/* Writes `after` under `dir`: changed files rewritten, files of `before` that are gone
- * deleted. */
+/* Writes `after` under `dir`: files whose bytes differ from `before` (or are new) are
+ * written atomically, identical ones are left alone (not even renamed over), files of
+ * `before` that are gone are deleted. */
 static int write_package(const char *dir, const krm_pkg *before, const krm_pkg *after) {
-  int rc = krm_pkg_write(after, dir, false);
+  krm_pkg changed;
+  memset(&changed, 0, sizeof(changed));
+  changed.files = calloc(after->nfiles ? after->nfiles : 1, sizeof(krm_file));
+  if (!changed.files)
+    return ERR_NOMEM;
+  int rc = 0;
+  buf a = BUF_INIT, b = BUF_INIT;
+  for (size_t i = 0; i < after->nfiles && !rc; i++) {
+    const krm_file *old = krm_pkg_file(before, after->files[i].path);
+    buf_reset(&a);
+    buf_reset(&b);
+    rc = yml_file_write(after->files[i].yaml, &a);
+    if (!rc && old)
+      rc = yml_file_write(old->yaml, &b);
+    if (!rc && (!old || a.len != b.len || memcmp(buf_cstr(&a), buf_cstr(&b), a.len)))
+      changed.files[changed.nfiles++] = after->files[i]; /* borrowed */
+  }
+  buf_free(&a);
+  buf_free(&b);
+  changed.cap = changed.nfiles;
+  if (!rc)
+    rc = krm_pkg_write(&changed, dir, true);
+  free(changed.files);
   for (size_t i = 0; !rc && i < before->nfiles; i++) {
     if (krm_pkg_file(after, before->files[i].path))
       continue;

@@ -183,6 +183,18 @@ static const char *const patch_types[] = {"application/apply-patch+yaml", "appli
                                           "application/merge-patch+json",
                                           "application/strategic-merge-patch+json"};
 
+/* Custom resources do not take strategic merge patches (kube-apiserver answers 415), and
+ * kubectl picks its patch type from this list: built-in groups ("" and *.k8s.io) get all
+ * four types, every other group the first three. apiextensions.k8s.io is left out too:
+ * kubectl would compute a strategic patch from the CRD schema served here, which is not
+ * the full recursive JSONSchemaProps, and warn; a merge patch gives the same result. */
+static size_t patch_type_count(const api_resource_type *t) {
+  size_t n = strlen(t->group);
+  bool builtin = n == 0 || (n >= 7 && !strcmp(t->group + n - 7, ".k8s.io") &&
+                            strcmp(t->group, "apiextensions.k8s.io"));
+  return builtin ? 4 : 3;
+}
+
 /* One operation. action: get, list, post, put, patch, delete, deletecollection. */
 static json_t *operation(bool v3, const api_resource_type *t, const char *action, const char *op_id,
                          const char *body_def, const char *response_def) {
@@ -215,7 +227,7 @@ static json_t *operation(bool v3, const api_resource_type *t, const char *action
   if (v3) {
     json_t *content = json_object();
     if (is_patch) {
-      for (size_t i = 0; i < 4; i++)
+      for (size_t i = 0; i < patch_type_count(t); i++)
         json_object_set_new(content, patch_types[i], json_pack("{s:o}", "schema", ref_to(v3, META "Patch")));
     } else {
       json_object_set_new(content, "*/*", json_pack("{s:o}", "schema", ref_to(v3, body_def)));
@@ -225,9 +237,12 @@ static json_t *operation(bool v3, const api_resource_type *t, const char *action
     json_array_insert_new(params, 0,
                           json_pack("{s:s, s:s, s:b, s:o}", "name", "body", "in", "body", "required",
                                     1, "schema", ref_to(v3, is_patch ? META "Patch" : body_def)));
-    if (is_patch)
-      json_object_set_new(op, "consumes", json_pack("[s,s,s,s]", patch_types[0], patch_types[1],
-                                                    patch_types[2], patch_types[3]));
+    if (is_patch) {
+      json_t *consumes = json_array();
+      for (size_t i = 0; i < patch_type_count(t); i++)
+        json_array_append_new(consumes, json_string(patch_types[i]));
+      json_object_set_new(op, "consumes", consumes);
+    }
   }
   return op;
 }

@@ -899,8 +899,53 @@ static int check_type_meta(const type_info *ti, const char *version, json_t *obj
 }
 
 /* Prunes, defaults and validates. On a problem writes the response and returns 1. */
+/* Where standard base64 `s` first goes wrong (Go's "illegal base64 data at input byte
+ * N"), or -1 when it is valid. */
+static long base64_error_at(const char *s) {
+  size_t n = strlen(s), i;
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '=')
+      break;
+    if (!(isalnum((unsigned char)c) || c == '+' || c == '/'))
+      return (long)i;
+  }
+  size_t pad = 0;
+  for (; i < n; i++, pad++)
+    if (s[i] != '=' || pad >= 2)
+      return (long)i;
+  if (n % 4)
+    return (long)(n - n % 4 > 0 ? n - n % 4 : 0);
+  return -1;
+}
+
+/* Secret data and ConfigMap binaryData are bytes: a value that is not base64 fails to
+ * decode, which kube-apiserver reports as a 400. Returns 1 after answering. */
+static int check_bytes_fields(const type_info *ti, const json_t *obj, api_response *resp) {
+  if (!ti->builtin)
+    return 0;
+  const char *field = !strcmp(ti->t.kind, "Secret")      ? "data"
+                      : !strcmp(ti->t.kind, "ConfigMap") ? "binaryData"
+                                                         : NULL;
+  const char *k;
+  json_t *v;
+  json_object_foreach(json_object_get(obj, field ? field : ""), k, v) {
+    long at = json_is_string(v) ? base64_error_at(json_string_value(v)) : 0;
+    if (at < 0)
+      continue;
+    char *msg = str_printf("%s in version \"%s\" cannot be handled as a %s: illegal base64 data "
+                           "at input byte %ld", ti->t.kind, ti->t.version, ti->t.kind, at);
+    respond_text_status(resp, 400, "BadRequest", msg);
+    free(msg);
+    return 1;
+  }
+  return 0;
+}
+
 static int prepare_object(const type_info *ti, json_t *obj, const api_request *req,
                           api_response *resp, const char *name, validate_errors *errs) {
+  if (check_bytes_fields(ti, obj, resp))
+    return 1;
   schema_result res = {0};
   schema_apply(obj, ti->t.schema, &res);
   field_validation fv = field_validation_mode(req);
@@ -1177,6 +1222,14 @@ static int apply_update(registry *r, const type_info *ti, const char *version, c
   }
   if (ti->builtin && !strcmp(ti->t.kind, "Secret"))
     secret_merge_string_data(obj);
+  if (ti->builtin && json_is_true(json_object_get(old, "immutable"))) {
+    const char *fields[] = {"data", "binaryData", "immutable"};
+    for (size_t i = 0; i < 3; i++)
+      if (!json_equal(json_object_get(old, fields[i]), json_object_get(obj, fields[i])) &&
+          (json_object_get(old, fields[i]) || json_object_get(obj, fields[i])))
+        validate_errors_add(&errs, FIELD_FORBIDDEN, fields[i], NULL,
+                            "field is immutable when `immutable` is set");
+  }
   validate_object_meta(obj, ti->t.namespaced, is_ns, &errs);
   builtin_validate(ti, obj, &errs);
   if (errs.count) {
@@ -1447,6 +1500,12 @@ static int handle_delete(registry *r, const type_info *ti, const char *version, 
   }
   if (check_preconditions(ti, name, opts, obj, resp))
     goto done;
+  if (is_ns && !strcmp(name, "default")) {
+    api_respond_status(resp, 403, "Forbidden",
+                       "namespaces \"default\" is forbidden: this namespace may not be deleted",
+                       json_pack("{s:s, s:s}", "name", "default", "kind", "namespaces"));
+    goto done;
+  }
   const char *pp = jpath_str(opts, "propagationPolicy");
   if (!pp)
     pp = api_request_query(req, "propagationPolicy");

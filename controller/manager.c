@@ -331,7 +331,10 @@ static void enqueue_bound(binding *b, const json_t *obj) {
     b->map(b->ctx, obj, keys);
     size_t i;
     json_t *k;
-    json_array_foreach(keys, i, k) if (json_string_value(k)) controller_enqueue(b->c, json_string_value(k));
+    json_array_foreach(keys, i, k) {
+      if (json_string_value(k))
+        controller_enqueue(b->c, json_string_value(k));
+    }
     json_decref(keys);
     break;
   }
@@ -500,7 +503,9 @@ static void enqueue_all(controller *c) {
   json_t *all = informer_list(c->inf, NULL);
   size_t i;
   json_t *obj;
-  json_array_foreach(all, i, obj) enqueue_obj_key(c, obj);
+  json_array_foreach(all, i, obj) {
+    enqueue_obj_key(c, obj);
+  }
   json_decref(all);
 }
 

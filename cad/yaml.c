@@ -626,6 +626,21 @@ int yml_file_add_doc(yml_file *f, yml_node *root) {
   return 0;
 }
 
+int yml_file_insert_doc(yml_file *f, size_t i, yml_node *root) {
+  if (add_doc_slot(f)) {
+    yml_node_free(root);
+    return ERR_NOMEM;
+  }
+  if (i >= f->ndocs)
+    i = f->ndocs - 1;
+  memmove(&f->docs[i + 1], &f->docs[i], (f->ndocs - 1 - i) * sizeof(yml_doc));
+  memset(&f->docs[i], 0, sizeof(yml_doc));
+  f->docs[i].orig = -1;
+  f->docs[i].root = root;
+  f->changed = true;
+  return 0;
+}
+
 int yml_file_set_doc(yml_file *f, size_t i, yml_node *root) {
   if (i >= f->ndocs) {
     yml_node_free(root);
@@ -1928,6 +1943,19 @@ int yml_file_write(const yml_file *f, buf *out) {
     const yml_doc *d = &f->docs[i];
     if (d->orig >= 0 && s) {
       size_t rs = f->regions[d->orig], re = f->regions[d->orig + 1];
+      if (f->changed) {
+        bool has_marker = re - rs >= 3 && !strncmp(s->text + rs, "---", 3);
+        if (wrote && !has_marker && d->orig == 0) {
+          if (out->len && out->data[out->len - 1] != '\n')
+            put(&e, "\n", 1);
+          put(&e, "---\n", 4);
+        } else if (wrote && out->len && out->data[out->len - 1] != '\n') {
+          put(&e, "\n", 1);
+        } else if (!wrote && has_marker && d->orig > 0) {
+          size_t nl = eol(s, rs);
+          rs = nl < re ? nl + 1 : re; /* the first document needs no separator */
+        }
+      }
       if (!d->root) {
         put(&e, s->text + rs, re - rs);
       } else {

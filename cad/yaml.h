@@ -101,6 +101,9 @@ yml_node *yml_file_doc(const yml_file *f, size_t i);
  * line when it is not the first document. */
 int yml_file_add_doc(yml_file *f, yml_node *root);
 
+/* Inserts a new document at position `i` (clamped to the end); ownership of `root` taken. */
+int yml_file_insert_doc(yml_file *f, size_t i, yml_node *root);
+
 /* Replaces the root of document `i` (ownership of `root` taken; the old root is freed). */
 int yml_file_set_doc(yml_file *f, size_t i, yml_node *root);
 

@@ -1,0 +1,54 @@
+/*
+ * gitfetch: read one directory of one revision of a Git repository into a local
+ * directory, through libgit2, the way `kpt pkg get` reads an upstream.
+ *
+ * Local repositories (file:// URLs and plain paths) are opened in place, without a
+ * copy. Other URLs are fetched into a temporary bare repository that is removed
+ * afterwards. A ref is resolved like kpt does: a tag, then a branch, then a commit id
+ * (full or abbreviated). Exported files keep their executable bit; symbolic links are
+ * written only when they stay inside the exported directory (anything else is refused,
+ * ERR_INVALID); submodules are skipped.
+ *
+ * kpt's argument syntax "REPO.git/DIR@REF" is parsed by gitfetch_parse_spec.
+ */
+#ifndef PORTICO_CAD_GITFETCH_H
+#define PORTICO_CAD_GITFETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GITFETCH_MAX_FILES 50000
+#define GITFETCH_MAX_BYTES ((size_t)512 << 20)
+
+/* A parsed "REPO.git/DIR@REF". All strings owned; free with gitfetch_spec_free. */
+typedef struct gitfetch_spec {
+  char *repo;      /* as kpt records it: without the ".git" suffix */
+  char *directory; /* "/" or "/sub/dir" */
+  char *ref;       /* NULL when the argument had no @REF */
+} gitfetch_spec;
+
+/* Parses kpt's package argument. ERR_INVALID with kpt's message when the repository part
+ * cannot be told from the directory (no ".git" in a URL). */
+int gitfetch_parse_spec(const char *arg, gitfetch_spec *out);
+void gitfetch_spec_free(gitfetch_spec *s);
+
+/* An open repository (local or fetched). */
+typedef struct gitfetch_repo gitfetch_repo;
+
+/* Opens `repo_url` (fetching it when remote). Caller closes with gitfetch_close.
+ * ERR_NOTFOUND when the repository cannot be opened or fetched. */
+int gitfetch_open(gitfetch_repo **out, const char *repo_url);
+void gitfetch_close(gitfetch_repo *r);
+
+/* Resolves `ref` to a commit id (40 hex digits + NUL into commit_out). ERR_NOTFOUND with
+ * a message naming the ref when it does not exist. */
+int gitfetch_resolve(gitfetch_repo *r, const char *ref, char commit_out[41]);
+
+/* The repository's default branch name (HEAD's target, "main" when unknown). Caller frees. */
+char *gitfetch_default_branch(gitfetch_repo *r);
+
+/* Writes the tree of `commit` at `directory` ("/" for the root) into `dest` (created; must
+ * not exist or be empty). ERR_NOTFOUND when the directory does not exist at that commit. */
+int gitfetch_export(gitfetch_repo *r, const char *commit, const char *directory, const char *dest);
+
+#endif

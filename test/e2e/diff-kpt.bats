@@ -1,0 +1,320 @@
+#!/usr/bin/env bats
+# Differential suite: the same `pkg init|get|update` with kpt and with portico on the same
+# fixture repositories, trees compared byte for byte (diff -r). Fixtures are in kpt's own
+# layout (two-space indentation, canonical Kptfiles) except where a case documents a
+# deliberate difference.
+
+setup_file() {
+  command -v kpt >/dev/null || { echo "kpt is not installed" >&2; return 1; }
+  export DIFF_ROOT=$(mktemp -d /tmp/portico-diff.XXXXXX)
+  source "$PORTICO_ROOT/test/fixtures/cad/diff-lib.bash"
+  local r=$DIFF_ROOT/repos/app
+  mkdir -p "$r" && git -C "$r" init -q -b main
+  repo_version "$r" app-v1 v1
+  repo_version "$r" app-v2 v2
+  git -C "$r" branch release-2
+  repo_version "$r" app-v3 v3
+  git -C "$r" rev-parse v1 >"$DIFF_ROOT/v1.sha"
+  # a bare repository named x.git
+  git clone -q --bare "$r" "$DIFF_ROOT/repos/bare.git"
+  export URL=file://$DIFF_ROOT/repos/app.git
+}
+
+teardown_file() {
+  [ -n "${DIFF_ROOT:-}" ] && rm -rf "$DIFF_ROOT"
+}
+
+setup() {
+  source "$PORTICO_ROOT/test/fixtures/cad/diff-lib.bash"
+}
+
+# ---- init -----------------------------------------------------------------------------
+
+@test "diff init: empty directory" {
+  mkdir -p $DIFF_ROOT/cases/init1/{k,p}/blank
+  run_both init1 pkg init blank
+  assert_same init1
+}
+
+@test "diff init: description, keywords and site" {
+  mkdir -p $DIFF_ROOT/cases/init2/{k,p}/mypkg
+  run_both init2 pkg init mypkg --description "my package" --keywords a,b,c --site https://example.com/x
+  assert_same init2
+}
+
+@test "diff init: directory with resources already" {
+  mkdir -p $DIFF_ROOT/cases/init3/{k,p}/res
+  for d in k p; do printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n' >$DIFF_ROOT/cases/init3/$d/res/cm.yaml; done
+  run_both init3 pkg init res --description=short
+  assert_same init3
+}
+
+@test "diff init: current directory" {
+  mkdir -p $DIFF_ROOT/cases/init4/{k,p}/here
+  (cd $DIFF_ROOT/cases/init4/k/here && kpt pkg init >/dev/null 2>&1)
+  (cd $DIFF_ROOT/cases/init4/p/here && "$PORTICO_BIN" pkg init >/dev/null 2>&1)
+  diff -r $DIFF_ROOT/cases/init4/k $DIFF_ROOT/cases/init4/p
+}
+
+@test "diff init: missing directory fails in both" {
+  run_both init5 pkg init does-not-exist
+  assert_both_fail init5
+}
+
+@test "diff init: second init changes nothing" {
+  mkdir -p $DIFF_ROOT/cases/init6/{k,p}/twice
+  run_both init6 pkg init twice --description first
+  run_both init6 pkg init twice --description second
+  assert_same init6
+}
+
+# ---- get ------------------------------------------------------------------------------
+
+@test "diff get: package at a tag" {
+  run_both get1 pkg get $URL/catalog/app@v1
+  assert_same get1
+}
+
+@test "diff get: package at a later tag" {
+  run_both get2 pkg get $URL/catalog/app@v2 app2
+  assert_same get2
+}
+
+@test "diff get: default branch when no ref" {
+  run_both get3 pkg get $URL/catalog/app mine
+  assert_same get3
+}
+
+@test "diff get: branch ref" {
+  run_both get4 pkg get $URL/catalog/app@release-2 rel
+  assert_same get4
+}
+
+@test "diff get: commit id ref" {
+  run_both get5 pkg get $URL/catalog/app@$(cat $DIFF_ROOT/v1.sha) bysha
+  assert_same get5
+}
+
+@test "diff get: package without a Kptfile upstream" {
+  run_both get6 pkg get $URL/catalog/nested/deep/pkg@v1 deep
+  assert_same get6
+}
+
+@test "diff get: whole repository with nested packages" {
+  run_both get7 pkg get $URL@v1 whole
+  assert_same get7
+}
+
+@test "diff get: into an existing directory" {
+  mkdir -p $DIFF_ROOT/cases/get8/{k,p}/into
+  run_both get8 pkg get $URL/catalog/app@v2 into
+  assert_same get8
+}
+
+@test "diff get: strategy flag recorded in the Kptfile" {
+  run_both get9 pkg get $URL/catalog/app@v1 ff --strategy fast-forward
+  assert_same get9
+}
+
+@test "diff get: bare repository" {
+  run_both get10 pkg get file://$DIFF_ROOT/repos/bare.git/catalog/app@v2 frombare
+  assert_same get10
+}
+
+@test "diff get: unknown ref fails in both" {
+  run_both get11 pkg get $URL/catalog/app@no-such-ref nope
+  assert_both_fail get11
+}
+
+@test "diff get: unknown directory fails in both" {
+  run_both get12 pkg get $URL/catalog/missing@v1 nope
+  assert_both_fail get12
+}
+
+@test "diff get: URL without .git fails in both" {
+  run_both get13 pkg get file://$DIFF_ROOT/repos/app/catalog/app@v1 nope
+  assert_both_fail get13
+}
+
+@test "diff get: existing destination fails in both" {
+  mkdir -p $DIFF_ROOT/cases/get14/{k,p}/taken/app
+  run_both get14 pkg get $URL/catalog/app@v1 taken
+  assert_both_fail get14
+}
+
+@test "diff get: nested path with slash-terminated directory" {
+  run_both get15 pkg get $URL/catalog/nested/deep/pkg/@v2 slash
+  assert_same get15
+}
+
+@test "diff get: merge comments, flow metadata and non-resources (resources identical)" {
+  run_both get16 pkg get $URL/catalog/special@v1 special
+  # Deliberate difference: kpt rewrites the Kptfile from its Go struct and drops its
+  # comments and flow style (kpt issue #1437's sibling); Portico keeps the author's bytes.
+  diff -r -x Kptfile $DIFF_ROOT/cases/get16/k $DIFF_ROOT/cases/get16/p
+  grep -q '^# comments in the Kptfile' $DIFF_ROOT/cases/get16/p/special/Kptfile
+  ! grep -q '^# comments' $DIFF_ROOT/cases/get16/k/special/Kptfile
+  # both name the package and record the same upstream lock
+  grep -q 'name: special' $DIFF_ROOT/cases/get16/k/special/Kptfile
+  grep -q 'name: special' $DIFF_ROOT/cases/get16/p/special/Kptfile
+  diff <(grep -A6 '^upstreamLock' $DIFF_ROOT/cases/get16/k/special/Kptfile) \
+       <(grep -A6 '^upstreamLock' $DIFF_ROOT/cases/get16/p/special/Kptfile)
+}
+
+# ---- update ---------------------------------------------------------------------------
+
+update_case() { # CASE LOCAL_EDIT UPDATE_ARGS...
+  local name=$1 edit=$2; shift 2
+  start_from $name $URL/catalog/app@v1
+  [ -z "$edit" ] || local_edit $name "$edit"
+  run_both $name pkg update "$@"
+}
+
+@test "diff update: no local changes" {
+  update_case up1 "" pkg@v2
+  assert_same up1
+}
+
+@test "diff update: Kptfile ref followed (update without @ref after retargeting)" {
+  update_case up2 "" pkg@v3
+  assert_same up2
+}
+
+@test "diff update: local scalar change kept" {
+  update_case up3 "sed -i 's/busybox:1.36/busybox:1.37/' deploy.yaml" pkg@v2
+  assert_same up3
+}
+
+@test "diff update: both changed the same field (kpt takes upstream; portico too, and reports)" {
+  update_case up4 "sed -i 's/replicas: 3/replicas: 5/' deploy.yaml" pkg@v2
+  assert_same up4
+  grep -q 'conflict: deploy.yaml: apps|Deployment|default|web: field spec.replicas: local 5, upstream 4, original 3' \
+    $DIFF_ROOT/cases/up4/portico.out
+}
+
+@test "diff update: local label added next to upstream label" {
+  update_case up5 "sed -i 's/^    app: web$/    app: web\n    owner: me/' deploy.yaml" pkg@v2
+  assert_same up5
+}
+
+@test "diff update: container added locally, another upstream (merged by name)" {
+  update_case up6 "printf '      - name: debug\n        image: alpine\n' >>deploy.yaml" pkg@v2
+  assert_same up6
+}
+
+@test "diff update: resource deleted upstream and unchanged locally goes" {
+  update_case up7 "" pkg@v2
+  assert_same up7
+  [ ! -e $DIFF_ROOT/cases/up7/p/pkg/notes/extra.txt ]
+}
+
+@test "diff update: resource deleted upstream but changed locally stays" {
+  update_case up8 "sed -i 's/size: \"10\"/size: \"20\"/' cm.yaml" pkg@v2
+  assert_same up8
+}
+
+@test "diff update: resource deleted locally stays deleted" {
+  update_case up9 "rm deploy.yaml" pkg@v2
+  assert_same up9
+}
+
+@test "diff update: resource added locally is kept" {
+  update_case up10 "printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: local\n' >local.yaml" pkg@v2
+  assert_same up10
+}
+
+@test "diff update: locally modified README kept, others follow upstream" {
+  update_case up11 "echo local >>README.md" pkg@v2
+  assert_same up11
+}
+
+@test "diff update: locally modified file deleted upstream is kept" {
+  update_case up12 "echo more >>notes/extra.txt" pkg@v2
+  assert_same up12
+}
+
+@test "diff update: list without merge key changed on both sides (upstream wins)" {
+  update_case up13 "sed -i 's/targetPort: 8080/targetPort: 9090/' svc.yaml" pkg@v2
+  assert_same up13
+}
+
+@test "diff update: field added locally to a resource upstream changed" {
+  update_case up14 "sed -i 's/^  type: ClusterIP$/  type: ClusterIP\n  sessionAffinity: None/' svc.yaml" pkg@v2
+  assert_same up14
+}
+
+@test "diff update: file renamed upstream, resource added to a file, new subpackage" {
+  update_case up15 "" pkg@v3
+  assert_same up15
+}
+
+@test "diff update: rename upstream with local change to the old file" {
+  update_case up16 "sed -i 's/targetPort: 8080/targetPort: 7070/' svc.yaml" pkg@v3
+  assert_same up16
+}
+
+@test "diff update: subpackage changed upstream" {
+  update_case up17 "sed -i 's/name: runner/name: runner # local note/' sub/res.yaml" pkg@v2
+  assert_same up17
+}
+
+@test "diff update: to the same version changes nothing" {
+  update_case up18 "sed -i 's/color: blue/color: red/' cm.yaml" pkg@v1
+  assert_same up18
+}
+
+@test "diff update: to a commit id" {
+  update_case up19 "" pkg@$(git -C $DIFF_ROOT/repos/app rev-parse v2)
+  assert_same up19
+}
+
+@test "diff update: to a branch" {
+  update_case up20 "" pkg@release-2
+  assert_same up20
+}
+
+@test "diff update: fast-forward without local changes" {
+  update_case up21 "" pkg@v2 --strategy fast-forward
+  assert_same up21
+}
+
+# Deliberate difference in failures: kpt writes the new ref and strategy into the Kptfile
+# before it fails, so a refused update still changes the package; Portico leaves the
+# package exactly as it was. Everything else is the same.
+failed_update_case() { # CASE LOCAL_EDIT UPDATE_ARGS...
+  local name=$1 edit=$2; shift 2
+  start_from $name $URL/catalog/app@v1
+  [ -z "$edit" ] || local_edit $name "$edit"
+  cp -a $DIFF_ROOT/cases/$name/p/pkg $DIFF_ROOT/cases/$name/before
+  run_both $name pkg update "$@"
+  [ "$(cat $DIFF_ROOT/cases/$name/kpt.rc)" -ne 0 ]
+  [ "$(cat $DIFF_ROOT/cases/$name/portico.rc)" -ne 0 ]
+  diff -r -x Kptfile -x before $DIFF_ROOT/cases/$name/k $DIFF_ROOT/cases/$name/p
+  diff -r $DIFF_ROOT/cases/$name/before $DIFF_ROOT/cases/$name/p/pkg
+}
+
+@test "diff update: fast-forward refuses local changes (portico leaves the package untouched)" {
+  failed_update_case up22 "sed -i 's/color: blue/color: red/' cm.yaml" pkg@v2 --strategy=fast-forward
+  grep -q 'local package files have been modified' $DIFF_ROOT/cases/up22/portico.out
+}
+
+@test "diff update: force-delete-replace drops local changes" {
+  update_case up23 "sed -i 's/color: blue/color: red/' cm.yaml; echo x >local.txt" pkg@v2 --strategy force-delete-replace
+  assert_same up23
+}
+
+@test "diff update: unknown ref fails in both (portico leaves the package untouched)" {
+  failed_update_case up24 "sed -i 's/color: blue/color: red/' cm.yaml" pkg@no-such-ref
+  grep -q 'no-such-ref' $DIFF_ROOT/cases/up24/portico.out
+}
+
+@test "diff update: local data field removed, upstream changed another" {
+  update_case up25 "sed -i '/greeting:/d' cm.yaml" pkg@v2
+  assert_same up25
+}
+
+@test "diff update: two updates in a row (v1 -> v2 -> v3)" {
+  update_case up26 "sed -i 's/busybox:1.36/busybox:1.38/' deploy.yaml" pkg@v2
+  run_both up26 pkg update pkg@v3
+  assert_same up26
+}

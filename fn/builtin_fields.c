@@ -51,8 +51,8 @@ static int walk(fn_rlist *rl, yml_node *item, yml_node *n, buf *path, int depth,
       yml_node *v = yml_map_value_at(n, i);
       buf_printf(path, "%s%s", mark ? "." : "", key);
       rc = visit(rl, item, n, i, v, buf_cstr(path), arg);
-      if (rc >= 0)
-        rc = walk(rl, item, v, path, depth + 1, visit, arg);
+      if (rc >= 0) /* the visit may have replaced the value: fetch it again */
+        rc = walk(rl, item, yml_map_value_at(n, i), path, depth + 1, visit, arg);
       path->len = mark;
       if (path->data)
         path->data[mark] = 0;
@@ -63,7 +63,7 @@ static int walk(fn_rlist *rl, yml_node *item, yml_node *n, buf *path, int depth,
       buf_printf(path, "[%zu]", i);
       rc = visit(rl, item, n, i, v, buf_cstr(path), arg);
       if (rc >= 0)
-        rc = walk(rl, item, v, path, depth + 1, visit, arg);
+        rc = walk(rl, item, yml_seq_at(n, i), path, depth + 1, visit, arg);
       path->len = mark;
       if (path->data)
         path->data[mark] = 0;
@@ -86,94 +86,189 @@ static int walk_items(fn_rlist *rl, scalar_visit visit, void *arg) {
   return rc < 0 ? rc : 0;
 }
 
-static int report_change(fn_rlist *rl, yml_node *item, const char *path, const char *value) {
-  char *msg = str_printf("set field value to \"%s\"", value);
-  int rc = msg ? fn_result_add(rl, "info", msg, item, path) : ERR_NOMEM;
-  free(msg);
-  return rc;
-}
-
 /* ---- apply-setters ---- */
 
-/* Substitutes ${name} references of `pattern` from the setters map. Returns a new string,
- * or NULL when a referenced setter is missing (the field is left alone) or on ENOMEM. */
-static char *substitute(const char *pattern, const yml_node *setters) {
-  buf out = BUF_INIT;
-  for (const char *p = pattern; *p;) {
-    const char *start = strstr(p, "${");
-    if (!start) {
-      buf_puts(&out, p);
-      break;
-    }
-    const char *end = strchr(start, '}');
-    if (!end) {
-      buf_puts(&out, p);
-      break;
-    }
-    buf_append(&out, p, (size_t)(start - p));
-    char *name = str_ndup(start + 2, (size_t)(end - start - 2));
-    const yml_node *v = name ? yml_map_get(setters, name) : NULL;
-    free(name);
-    const char *val = v ? yml_scalar_value(v, NULL) : NULL;
-    if (!val) {
-      buf_free(&out);
-      return NULL;
-    }
-    buf_puts(&out, val);
-    p = end + 1;
+typedef struct setters_ctx {
+  const yml_node *setters; /* name -> value (the config's data) */
+  const char *file;        /* current item's config.kubernetes.io/path */
+  int changes;
+} setters_ctx;
+
+/* Does the pattern reference at least one provided setter? */
+static bool pattern_wanted(const char *pattern, const yml_node *setters) {
+  for (size_t i = 0; i < yml_node_size(setters); i++) {
+    const char *name = yml_scalar_value(yml_map_key_at(setters, i), NULL);
+    char *ref = name ? str_printf("${%s}", name) : NULL;
+    bool hit = ref && strstr(pattern, ref);
+    free(ref);
+    if (hit)
+      return true;
   }
+  return false;
+}
+
+/* Appends `s` to `out` with POSIX ERE metacharacters escaped. */
+static void regex_escape(buf *out, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (strchr(".[]()*+?{}|^$\\", s[i]))
+      buf_putc(out, '\\');
+    buf_putc(out, s[i]);
+  }
+}
+
+/* The catalog's substitution: provided setters by name, the others recovered from the
+ * current value by matching the pattern. Returns a new string, or NULL with an error set
+ * ("values for setters [${x}] must be provided"). */
+static char *resolve_pattern(const char *pattern, const yml_node *setters, const char *current) {
+  /* Names referenced, in order, and the regular expression that recovers them. */
+  const char *refs[16];
+  size_t ref_len[16];
+  int nrefs = 0;
+  buf re = BUF_INIT;
+  const char *p = pattern;
+  for (const char *q; (q = strstr(p, "${")) && nrefs < 16;) {
+    const char *e = strchr(q, '}');
+    if (!e)
+      break;
+    regex_escape(&re, p, (size_t)(q - p));
+    buf_puts(&re, "(.*)");
+    refs[nrefs] = q;
+    ref_len[nrefs++] = (size_t)(e - q + 1);
+    p = e + 1;
+  }
+  regex_escape(&re, p, strlen(p));
+  char *derived[16] = {0};
+  regex_t rx;
+  regmatch_t m[17];
+  if (nrefs && !regcomp(&rx, buf_cstr(&re), REG_EXTENDED)) {
+    if (!regexec(&rx, current ? current : "", 17, m, 0)) {
+      bool all = true;
+      for (int i = 0; i < nrefs && all; i++)
+        all = m[i + 1].rm_so >= 0 && m[i + 1].rm_eo > m[i + 1].rm_so;
+      for (int i = 0; i < nrefs && all; i++)
+        derived[i] = str_ndup(current + m[i + 1].rm_so, (size_t)(m[i + 1].rm_eo - m[i + 1].rm_so));
+    }
+    regfree(&rx);
+  }
+  buf_free(&re);
+  buf out = BUF_INIT, missing = BUF_INIT;
+  p = pattern;
+  for (int i = 0; i < nrefs; i++) {
+    buf_append(&out, p, (size_t)(refs[i] - p));
+    char *name = str_ndup(refs[i] + 2, ref_len[i] - 3);
+    const yml_node *v = name ? yml_map_get(setters, name) : NULL;
+    const char *val = v ? yml_scalar_value(v, NULL) : NULL;
+    if (!val)
+      val = derived[i];
+    if (val)
+      buf_puts(&out, val);
+    else
+      buf_printf(&missing, "%s%.*s", missing.len ? " " : "", (int)ref_len[i], refs[i]);
+    free(name);
+    p = refs[i] + ref_len[i];
+  }
+  buf_puts(&out, p);
+  for (int i = 0; i < nrefs; i++)
+    free(derived[i]);
+  if (missing.len) {
+    error_set(ERR_INVALID, "values for setters [%s] must be provided", buf_cstr(&missing));
+    buf_free(&missing);
+    buf_free(&out);
+    return NULL;
+  }
+  buf_free(&missing);
   return buf_detach(&out, NULL);
+}
+
+static int setter_result(fn_rlist *rl, setters_ctx *c, const char *path, const char *value) {
+  /* Go's %q of a plain string: quotes and backslashes escaped. */
+  buf q = BUF_INIT;
+  for (const char *v = value; *v; v++) {
+    if (*v == '"' || *v == '\\')
+      buf_putc(&q, '\\');
+    buf_putc(&q, *v);
+  }
+  char *msg = str_printf("set field value to \"%s\"", buf_cstr(&q));
+  buf_free(&q);
+  int rc = msg ? fn_result_add_file(rl, NULL, msg, c->file, NULL, path) : ERR_NOMEM;
+  free(msg);
+  c->changes++;
+  return rc;
 }
 
 static int setter_visit(fn_rlist *rl, yml_node *item, yml_node *parent, size_t index,
                         yml_node *value, const char *path, void *arg) {
-  const yml_node *setters = arg;
+  setters_ctx *c = arg;
+  (void)item;
+  (void)index;
   if (yml_node_kind(parent) != YML_MAP)
     return 0;
-  (void)index;
   char *comment = yml_node_line_comment(value);
   if (!comment)
     return 0;
-  const char *c = comment;
-  while (*c == ' ')
-    c++;
   int rc = 0;
-  if (!str_has_prefix(c, "kpt-set:")) {
-    free(comment);
-    return 0;
-  }
-  c += strlen("kpt-set:");
-  while (*c == ' ')
-    c++;
-  char *nv = substitute(c, setters);
-  if (!nv)
+  char *nv = NULL;
+  if (!str_has_prefix(comment, "kpt-set: "))
+    goto done;
+  char *pattern = comment + strlen("kpt-set: ");
+  while (*pattern == ' ')
+    pattern++;
+  for (size_t n = strlen(pattern); n && pattern[n - 1] == ' '; n--)
+    pattern[n - 1] = 0;
+  if (!pattern_wanted(pattern, c->setters))
     goto done;
   if (yml_node_kind(value) == YML_SCALAR) {
-    size_t len;
-    const char *cur = yml_scalar_value(value, &len);
-    if (cur && len == strlen(nv) && !memcmp(cur, nv, len))
+    nv = resolve_pattern(pattern, c->setters, yml_scalar_value(value, NULL));
+    if (!nv) {
+      rc = ERR_INVALID;
       goto done;
+    }
     rc = yml_scalar_set(value, nv, strlen(nv));
     if (!rc)
-      rc = report_change(rl, item, path, nv);
+      rc = setter_result(rl, c, path, nv);
   } else if (yml_node_kind(value) == YML_SEQ) {
-    /* A list setter: the value is a flow list. */
-    yml_file *f = NULL;
-    if (yml_file_parse(&f, "setter", nv, strlen(nv)) == 0) {
-      yml_node *list = yml_file_doc(f, 0);
-      if (list && yml_node_kind(list) == YML_SEQ && !yml_node_equal(list, value)) {
-        while (yml_node_size(value) && !rc)
-          rc = yml_seq_remove_at(value, 0);
-        for (size_t i = 0; i < yml_node_size(list) && !rc; i++) {
-          const char *s = yml_scalar_value(yml_seq_at(list, i), NULL);
-          rc = s ? yml_seq_append(value, yml_str_new(s)) : 0;
-        }
-        if (!rc)
-          rc = report_change(rl, item, path, nv);
+    size_t pl = strlen(pattern);
+    const char *second = pl > 2 ? strstr(pattern + 2, "${") : NULL;
+    if (pl < 4 || strncmp(pattern, "${", 2) || pattern[pl - 1] != '}' || second) {
+      rc = error_set(ERR_INVALID, "invalid setter pattern for array node: \"%s\"", pattern);
+      goto done;
+    }
+    char *name = str_ndup(pattern + 2, pl - 3);
+    const yml_node *v = name ? yml_map_get(c->setters, name) : NULL;
+    free(name);
+    const char *sv = v ? yml_scalar_value(v, NULL) : "";
+    yml_node *list = NULL;
+    if (sv && *sv) {
+      yml_file *f = NULL;
+      yml_node *doc = yml_file_parse(&f, "setter", sv, strlen(sv)) ? NULL : yml_file_doc(f, 0);
+      if (!doc || yml_node_kind(doc) != YML_SEQ) {
+        yml_file_free(f);
+        rc = error_set(ERR_INVALID, "input to array setter must be an array of values, but found \"%s\"", sv);
+        goto done;
+      }
+      list = yml_seq_new(YML_BLOCK);
+      for (size_t i = 0; list && i < yml_node_size(doc) && !rc; i++) {
+        const char *s = yml_scalar_value(yml_seq_at(doc, i), NULL);
+        rc = yml_seq_append(list, s ? yml_str_new(s) : yml_node_copy(yml_seq_at(doc, i)));
       }
       yml_file_free(f);
+    } else {
+      list = yml_seq_new(YML_FLOW);
     }
-    error_clear();
+    if (!list)
+      rc = ERR_NOMEM;
+    if (!rc && !yml_node_equal(list, value)) {
+      char *text = str_printf("kpt-set: %s", pattern);
+      rc = yml_node_replace(value, list);
+      list = NULL;
+      yml_node *now = yml_map_value_at(parent, index);
+      if (!rc && now && text)
+        rc = yml_node_set_line_comment(now, text);
+      free(text);
+    }
+    yml_node_free(list);
+    if (!rc)
+      rc = setter_result(rl, c, path, sv ? sv : "");
   }
 done:
   free(nv);
@@ -182,10 +277,27 @@ done:
 }
 
 int builtin_apply_setters(fn_rlist *rl) {
-  yml_node *setters = fn_config_map(rl, "setters");
-  if (!setters)
-    return 0; /* no setters: nothing to do, as the catalog function */
-  return walk_items(rl, setter_visit, setters);
+  setters_ctx c = {.setters = rl->config ? yml_map_get(rl->config, "data") : NULL};
+  if (c.setters && yml_node_kind(c.setters) != YML_MAP)
+    c.setters = NULL;
+  int rc = 0;
+  buf path = BUF_INIT;
+  for (size_t i = 0; c.setters && i < yml_node_size(rl->items) && !rc; i++) {
+    yml_node *item = yml_seq_at(rl->items, i);
+    c.file = yml_lookup_str(item, "metadata", "annotations", "config.kubernetes.io/path", NULL);
+    buf_reset(&path);
+    rc = walk(rl, item, item, &path, 0, setter_visit, &c);
+  }
+  buf_free(&path);
+  if (rc < 0) {
+    char *msg = str_printf("failed to apply setters: %s", error_message());
+    error_set(rc, "%s", msg ? msg : "failed to apply setters");
+    free(msg);
+    return rc;
+  }
+  if (!c.changes)
+    return fn_result_add_file(rl, NULL, "no matches for input setter(s)", NULL, NULL, NULL);
+  return 0;
 }
 
 /* ---- search-replace ---- */

@@ -22,6 +22,7 @@
 #include "base/error.h"
 #include "base/str.h"
 
+#include <fnmatch.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,20 +71,6 @@ static int walk(fn_rlist *rl, yml_node *item, yml_node *n, buf *path, int depth,
     }
   }
   return rc;
-}
-
-static int walk_items(fn_rlist *rl, scalar_visit visit, void *arg) {
-  buf path = BUF_INIT;
-  int rc = 0;
-  for (size_t i = 0; i < yml_node_size(rl->items) && rc >= 0; i++) {
-    yml_node *item = yml_seq_at(rl->items, i);
-    if (item_is_kptfile(item))
-      continue;
-    buf_reset(&path);
-    rc = walk(rl, item, item, &path, 0, visit, arg);
-  }
-  buf_free(&path);
-  return rc < 0 ? rc : 0;
 }
 
 /* ---- apply-setters ---- */
@@ -303,53 +290,91 @@ int builtin_apply_setters(fn_rlist *rl) {
 /* ---- search-replace ---- */
 
 typedef struct search {
-  const char *by_path, *by_value, *by_regex, *put_value, *put_comment;
+  const char *by_path, *by_value, *by_regex, *put_value, *put_comment, *by_file;
   regex_t re;
   bool have_re;
-  int matches;
+  const char *file; /* current item's path annotation */
+  int results;
 } search;
 
-/* Does the dotted `path` (with [N] list steps) match `pattern`? */
-static bool path_matches(const char *pattern, const char *path) {
-  if (!*pattern)
-    return !*path;
-  if (!*path)
-    return !strcmp(pattern, "**");
-  /* next segment of each */
-  const char *pe = pattern + strcspn(pattern, ".");
-  size_t pl = (size_t)(pe - pattern);
-  const char *pnext = *pe ? pe + 1 : pe;
-  size_t sl;
-  const char *snext;
-  if (*path == '[') {
-    const char *close = strchr(path, ']');
-    sl = close ? (size_t)(close - path + 1) : strlen(path);
-    snext = path + sl;
-    if (*snext == '.')
-      snext++;
-    /* List steps are transparent unless the pattern names them. */
-    if (pattern[0] != '[' && !(pl == 2 && !strncmp(pattern, "**", 2)))
-      return path_matches(pattern, snext);
-  } else {
-    sl = strcspn(path, ".[");
-    snext = path + sl;
-    if (*snext == '.')
-      snext++;
+#define MAX_PATH_ELEMS 64
+
+static int split_dots(const char *s, char elems[][128], int max) {
+  int n = 0;
+  for (const char *p = s;; n++) {
+    if (n >= max)
+      return -1;
+    const char *dot = strchr(p, '.');
+    size_t len = dot ? (size_t)(dot - p) : strlen(p);
+    if (len >= 128)
+      return -1;
+    memcpy(elems[n], p, len);
+    elems[n][len] = 0;
+    if (!dot)
+      return n + 1;
+    p = dot + 1;
   }
-  if (pl == 2 && !strncmp(pattern, "**", 2))
-    return path_matches(pnext, path) || path_matches(pattern, snext);
-  bool seg_ok = (pl == 1 && pattern[0] == '*') || (pl == 3 && !strncmp(pattern, "[*]", 3)) ||
-                (pl == sl && !strncmp(pattern, path, pl));
-  return seg_ok && path_matches(pnext, snext);
 }
 
-static char *expand_captures(const char *tmpl, const char *value, const regmatch_t *m, size_t nm) {
+/* One element against one pattern element: equal, or for list elements "a[*]", "*[*]",
+ * "*[b]" matching "a[b]". */
+static bool element_match(const char *elem, const char *pat) {
+  if (!strcmp(elem, pat))
+    return true;
+  const char *eb = strchr(elem, '[');
+  if (!eb)
+    return false;
+  const char *pb = strchr(pat, '[');
+  size_t el = (size_t)(eb - elem);
+  if (!(pb - pat == 1 && pat[0] == '*') && !(pb && (size_t)(pb - pat) == el && !strncmp(elem, pat, el)))
+    return false;
+  if (!pb)
+    return false;
+  return !strcmp(pb + 1, "*]") || !strcmp(eb + 1, pb + 1);
+}
+
+/* The catalog's path match: `*` one element, `**` zero or more (dynamic programming). */
+static bool path_matches(const char *pattern, const char *path) {
+  if (!pattern || !*pattern)
+    return false;
+  static __thread char pe[MAX_PATH_ELEMS][128], ye[MAX_PATH_ELEMS][128];
+  int np = split_dots(pattern, pe, MAX_PATH_ELEMS);
+  int ny = split_dots(path, ye, MAX_PATH_ELEMS);
+  if (np < 0 || ny < 0)
+    return false;
+  bool dp[MAX_PATH_ELEMS + 1][MAX_PATH_ELEMS + 1];
+  memset(dp, 0, sizeof(dp));
+  dp[0][0] = true;
+  for (int j = 1; j <= np; j++)
+    if (!strcmp(pe[j - 1], "**"))
+      dp[0][j] = dp[0][j - 1];
+  for (int i = 1; i <= ny; i++)
+    for (int j = 1; j <= np; j++) {
+      if (!strcmp(pe[j - 1], "**"))
+        dp[i][j] = dp[i][j - 1] || dp[i - 1][j];
+      else if (!strcmp(pe[j - 1], "*") || element_match(ye[i - 1], pe[j - 1]))
+        dp[i][j] = dp[i - 1][j - 1];
+    }
+  return dp[ny][np];
+}
+
+/* ${N} capture groups of the first match of the regex in `value`, substituted into
+ * `tmpl`. NULL with an error when a group stays unresolved. */
+static char *expand_captures(search *s, const char *tmpl, const char *value) {
+  if (!s->have_re)
+    return str_dup(tmpl);
+  regmatch_t m[10];
+  bool matched = !regexec(&s->re, value, 10, m, 0);
   buf out = BUF_INIT;
   for (const char *p = tmpl; *p;) {
-    if (p[0] == '$' && p[1] == '{' && p[2] >= '0' && p[2] <= '9' && p[3] == '}') {
+    if (p[0] == '$' && p[1] == '{' && p[2] >= '1' && p[2] <= '9' && p[3] == '}') {
       size_t g = (size_t)(p[2] - '0');
-      if (g < nm && m[g].rm_so >= 0)
-        buf_append(&out, value + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+      if (!matched || m[g].rm_so < 0) {
+        buf_free(&out);
+        error_set(ERR_INVALID, "unable to resolve capture groups");
+        return NULL;
+      }
+      buf_append(&out, value + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
       p += 4;
     } else {
       buf_putc(&out, *p++);
@@ -358,77 +383,160 @@ static char *expand_captures(const char *tmpl, const char *value, const regmatch
   return buf_detach(&out, NULL);
 }
 
+static int search_result(fn_rlist *rl, search *s, const char *path, const char *value) {
+  if (!s->file)
+    return 0; /* as the catalog function: results only for items with a file */
+  buf q = BUF_INIT;
+  for (const char *v = value; *v; v++) {
+    if (*v == '"' || *v == '\\')
+      buf_putc(&q, '\\');
+    buf_putc(&q, *v);
+  }
+  char *msg = str_printf(s->put_value || s->put_comment ? "Mutated field value to \"%s\""
+                                                         : "Matched field value \"%s\"",
+                         buf_cstr(&q));
+  buf_free(&q);
+  int rc = msg ? fn_result_add_file(rl, NULL, msg, s->file, NULL, path) : ERR_NOMEM;
+  free(msg);
+  s->results++;
+  return rc;
+}
+
 static int search_visit(fn_rlist *rl, yml_node *item, yml_node *parent, size_t index,
                         yml_node *value, const char *path, void *arg) {
   (void)index;
+  (void)item;
   search *s = arg;
   if (yml_node_kind(value) != YML_SCALAR)
-    return 0;
-  if (s->by_path && !path_matches(s->by_path, path))
     return 0;
   const char *v = yml_scalar_value(value, NULL);
   if (!v)
     return 0;
-  if (s->by_value && strcmp(v, s->by_value))
+  bool path_ok = path_matches(s->by_path, path);
+  bool value_ok = (s->by_value && *s->by_value && !strcmp(s->by_value, v)) ||
+                  (s->have_re && !regexec(&s->re, v, 0, NULL, 0));
+  if (!((value_ok && path_ok) || (value_ok && !s->by_path) ||
+        (path_ok && !s->by_value && !s->by_regex)))
     return 0;
-  regmatch_t m[10];
-  if (s->have_re) {
-    if (regexec(&s->re, v, 10, m, 0) || m[0].rm_so != 0 || (size_t)m[0].rm_eo != strlen(v))
-      return 0;
-  }
-  s->matches++;
   int rc = 0;
-  if (s->put_value) {
-    char *nv = s->have_re ? expand_captures(s->put_value, v, m, 10) : str_dup(s->put_value);
-    if (!nv)
-      return ERR_NOMEM;
-    if (strcmp(nv, v)) {
-      rc = yml_scalar_set(value, nv, strlen(nv));
-      if (!rc) {
-        char *msg = str_printf("Mutated field value to \"%s\"", nv);
-        rc = msg ? fn_result_add(rl, "info", msg, item, path) : ERR_NOMEM;
-        free(msg);
-      }
-    }
-    free(nv);
-  } else if (s->put_comment && yml_node_kind(parent) == YML_MAP) {
-    rc = yml_node_set_line_comment(value, s->put_comment);
-    if (!rc) {
-      char *msg = str_printf("Mutated field comment to \"%s\"", s->put_comment);
-      rc = msg ? fn_result_add(rl, "info", msg, item, path) : ERR_NOMEM;
-      free(msg);
-    }
-  } else {
-    char *msg = str_printf("Matched field value \"%s\"", v);
-    rc = msg ? fn_result_add(rl, "info", msg, item, path) : ERR_NOMEM;
-    free(msg);
+  if (s->put_comment && yml_node_kind(parent) == YML_MAP) {
+    char *c = expand_captures(s, s->put_comment, v);
+    rc = c ? yml_node_set_line_comment(value, c) : ERR_INVALID;
+    free(c);
   }
+  char *nv = NULL;
+  if (!rc && s->put_value) {
+    nv = expand_captures(s, s->put_value, v);
+    rc = nv ? (strcmp(nv, v) ? yml_scalar_set(value, nv, strlen(nv)) : 0) : ERR_INVALID;
+  }
+  if (!rc)
+    rc = search_result(rl, s, path, nv ? nv : yml_scalar_value(value, NULL));
+  free(nv);
   return rc;
+}
+
+/* A new scalar for a value put at a path that did not exist: plain, typed as YAML reads it
+ * (kyaml writes the value with an empty tag). */
+static yml_node *put_scalar(const char *v) {
+  if (yml_plain_safe(v, strlen(v)))
+    return yml_str_new(v);
+  /* Not a plain string: a number, bool or null stays plain (it is one); anything else is
+   * quoted by the writer. */
+  regex_t typed;
+  bool plain = false;
+  if (!regcomp(&typed, "^([-+]?[0-9]+(\\.[0-9]*)?([eE][-+]?[0-9]+)?|true|false|True|False|null|~)$",
+               REG_EXTENDED | REG_NOSUB)) {
+    plain = !regexec(&typed, v, 0, NULL, 0);
+    regfree(&typed);
+  }
+  return plain ? yml_plain_new(v) : yml_scalar_new(v, strlen(v), YML_STYLE_ANY);
 }
 
 int builtin_search_replace(fn_rlist *rl) {
   search s;
   memset(&s, 0, sizeof(s));
-  s.by_path = fn_config_get(rl, "by-path");
-  s.by_value = fn_config_get(rl, "by-value");
-  s.by_regex = fn_config_get(rl, "by-value-regex");
-  s.put_value = fn_config_get(rl, "put-value");
-  s.put_comment = fn_config_get(rl, "put-comment");
-  if (!s.by_path && !s.by_value && !s.by_regex)
-    return error_set(ERR_INVALID, "at least one of [by-value, by-value-regex, by-path] must be "
-                                  "provided");
+  static const char *const names[] = {"by-value", "by-file-path", "by-value-regex", "by-path",
+                                      "put-value", "put-comment"};
+  const yml_node *data = rl->config ? yml_map_get(rl->config, "data") : NULL;
+  for (size_t i = 0; data && yml_node_kind(data) == YML_MAP && i < yml_node_size(data); i++) {
+    const char *k = yml_scalar_value(yml_map_key_at(data, i), NULL);
+    bool known = false;
+    for (size_t n = 0; n < 6 && k; n++)
+      known = known || !strcmp(k, names[n]);
+    if (!known)
+      return error_set(ERR_INVALID,
+                       "failed to perform search-replace operation: \"invalid matcher \\\"%s\\\", must "
+                       "be one of [\\\"by-value\\\" \\\"by-file-path\\\" \\\"by-value-regex\\\" "
+                       "\\\"by-path\\\" \\\"put-value\\\" \\\"put-comment\\\"]\"",
+                       k ? k : "");
+  }
+#define CFG(field, key)                                                                          \
+  do {                                                                                           \
+    const char *v_ = data && yml_node_kind(data) == YML_MAP ? yml_lookup_str(data, key, NULL) : NULL; \
+    s.field = v_ && *v_ ? v_ : NULL;                                                             \
+  } while (0)
+  CFG(by_path, "by-path");
+  CFG(by_value, "by-value");
+  CFG(by_regex, "by-value-regex");
+  CFG(put_value, "put-value");
+  CFG(put_comment, "put-comment");
+  CFG(by_file, "by-file-path");
+#undef CFG
   if (s.by_value && s.by_regex)
-    return error_set(ERR_INVALID, "only one of [by-value, by-value-regex] can be provided");
+    return error_set(ERR_INVALID, "failed to perform search-replace operation: \"only one of "
+                                  "[\\\"by-value\\\", \\\"by-value-regex\\\"] can be provided\"");
   if (s.by_regex) {
     if (regcomp(&s.re, s.by_regex, REG_EXTENDED))
-      return error_set(ERR_INVALID, "by-value-regex is not a valid regular expression: %s",
+      return error_set(ERR_INVALID, "failed to perform search-replace operation: \"error parsing "
+                                    "regexp: %s\"",
                        s.by_regex);
     s.have_re = true;
   }
-  int rc = walk_items(rl, search_visit, &s);
+  /* An absolute path and a value to put: set it, creating what is missing. */
+  bool put_by_path = s.by_path && s.put_value && !s.by_value && !s.by_regex &&
+                     !strchr(s.by_path, '*') && !strchr(s.by_path, '[') && !strstr(s.by_path, "..") &&
+                     s.by_path[0] != '.' && s.by_path[strlen(s.by_path) - 1] != '.';
+  int rc = 0;
+  buf path = BUF_INIT;
+  for (size_t i = 0; i < yml_node_size(rl->items) && !rc; i++) {
+    yml_node *item = yml_seq_at(rl->items, i);
+    s.file = yml_lookup_str(item, "metadata", "annotations", "config.kubernetes.io/path", NULL);
+    if (s.by_file && (!s.file || fnmatch(s.by_file, s.file, 0)))
+      continue;
+    if (put_by_path) {
+      char elems[MAX_PATH_ELEMS][128];
+      int n = split_dots(s.by_path, elems, MAX_PATH_ELEMS);
+      yml_node *m = item;
+      for (int e = 0; e < n - 1 && m; e++)
+        m = yml_map_ensure_map(m, elems[e]);
+      if (!m || n < 1) {
+        error_clear();
+        continue;
+      }
+      yml_node *cur = yml_map_get(m, elems[n - 1]);
+      if (cur && yml_node_kind(cur) == YML_SCALAR)
+        rc = yml_scalar_set(cur, s.put_value, strlen(s.put_value));
+      else
+        rc = yml_map_set(m, elems[n - 1], put_scalar(s.put_value));
+      if (!rc)
+        rc = search_result(rl, &s, s.by_path, s.put_value);
+      continue;
+    }
+    buf_reset(&path);
+    rc = walk(rl, item, item, &path, 0, search_visit, &s);
+  }
+  buf_free(&path);
   if (s.have_re)
     regfree(&s.re);
-  return rc;
+  if (rc < 0) {
+    char *msg = str_printf("failed to perform search-replace operation: \"%s\"", error_message());
+    error_set(rc, "%s", msg ? msg : "search-replace failed");
+    free(msg);
+    return rc;
+  }
+  if (!s.results)
+    return fn_result_add_file(rl, NULL, "no matches", NULL, NULL, NULL);
+  return 0;
 }
 
 /* ---- apply-replacements ---- */

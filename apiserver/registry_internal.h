@@ -76,7 +76,10 @@ struct registry {
   size_t ring_cap, ring_start, ring_count;
   long long compacted_rv; /* events with rv <= this are gone */
   watcher *watchers;
+  size_t watcher_count; /* bounded by REGISTRY_MAX_WATCHERS */
 };
+
+#define REGISTRY_MAX_WATCHERS 4096
 
 /* registry.c */
 collection *registry_collection(registry *r, const char *resource, bool create);
@@ -151,7 +154,9 @@ typedef struct list_item {
   const char *json;
   const json_t *labels;
 } list_item;
-extern const char *const registry_field_labels[];
+/* The field selector labels a type supports beyond metadata.name and metadata.namespace
+ * (NULL-terminated, or NULL). */
+const char *const *registry_field_labels(const type_info *ti);
 bool registry_item_matches(const list_item *it, const char *ns, const selector *labels,
                            const selector *fields);
 void registry_respond_object(api_response *resp, int code, const type_info *ti,

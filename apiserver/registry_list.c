@@ -55,10 +55,23 @@ void registry_respond_json_object(api_response *resp, int code, const type_info 
   free(text);
 }
 
-const char *const registry_field_labels[] = {
-    "type", "reason", "involvedObject.kind", "involvedObject.name", "involvedObject.namespace",
-    "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.fieldPath", "source",
-    "status.phase", "spec.holderIdentity", NULL};
+const char *const *registry_field_labels(const type_info *ti) {
+  static const char *const core_event[] = {
+      "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+      "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+      "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type", NULL};
+  static const char *const secret[] = {"type", NULL};
+  static const char *const ns[] = {"status.phase", NULL};
+  if (!ti->builtin || *ti->t.group)
+    return NULL;
+  if (!strcmp(ti->t.kind, "Event"))
+    return core_event;
+  if (!strcmp(ti->t.kind, "Secret"))
+    return secret;
+  if (!strcmp(ti->t.kind, "Namespace"))
+    return ns;
+  return NULL;
+}
 
 
 typedef struct snapshot {
@@ -225,7 +238,7 @@ int registry_handle_list(registry *r, const type_info *ti, const char *version, 
   const char *ls = api_request_query(req, "labelSelector");
   const char *fs = api_request_query(req, "fieldSelector");
   if ((ls && selector_parse_labels(ls, &labels)) ||
-      (fs && selector_parse_fields(fs, registry_field_labels, &fields))) {
+      (fs && selector_parse_fields(fs, registry_field_labels(ti), &fields))) {
     registry_respond_text_status(resp, 400, "BadRequest", error_message());
     selector_free(labels);
     return 0;

@@ -926,7 +926,7 @@ int registry_handle_delete_collection(registry *r, const type_info *ti, const ch
   const char *ls = api_request_query(req, "labelSelector");
   const char *fs = api_request_query(req, "fieldSelector");
   if ((ls && selector_parse_labels(ls, &labels)) ||
-      (fs && selector_parse_fields(fs, registry_field_labels, &fields))) {
+      (fs && selector_parse_fields(fs, registry_field_labels(ti), &fields))) {
     registry_respond_text_status(resp, 400, "BadRequest", error_message());
     selector_free(labels);
     return 0;

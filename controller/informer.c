@@ -47,6 +47,7 @@ struct informer {
   char *list_rv;
   char *rv;
   bool need_relist;
+  bool watch_error; /* the server sent an ERROR event other than 410 */
   unsigned failures;
   uv_timer_t backoff_timer, resync_timer;
   int open_timers;
@@ -423,6 +424,8 @@ static void on_watch_event(void *ctx, const char *type, json_t *obj) {
              msg ? msg : "");
     if (code == 410)
       inf->need_relist = true;
+    else
+      inf->watch_error = true;
     kube_request_cancel(inf->inflight);
     return;
   }
@@ -458,6 +461,11 @@ static void on_watch_done(void *ctx, kube_response *resp) {
              inf->rv ? inf->rv : "");
     inf->need_relist = true;
     start_list(inf, NULL);
+    return;
+  }
+  if (inf->watch_error) {
+    inf->watch_error = false;
+    schedule_backoff(inf, 0); /* the server reported a problem: do not hammer it */
     return;
   }
   if (resp->code == 0 || resp->code == ERR_TIMEOUT ||

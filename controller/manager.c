@@ -535,6 +535,8 @@ static void on_sync_timer(uv_timer_t *t) {
         return;
     atomic_store(&m->synced, true);
     log_info(NULL, "caches synced (%d informers)", m->ninformers);
+    uv_timer_stop(&m->sync_timer); /* from now on leadership callbacks drive the rest: an
+                                    * idle controller has no timer of its own */
   }
   if (atomic_load(&m->leading) && !atomic_load(&m->workers_running))
     start_workers(m);

@@ -141,6 +141,19 @@ YAML
   [[ "$output" == *UnsupportedMediaType* || "$output" == *"unknown format"* ]]
 }
 
+@test "registry: server-side apply creates, updates and drops fields the manager stopped applying" {
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\n  labels: {a: "1"}\ndata:\n  x: "1"\n  y: "2"\n' >"$BATS_TEST_TMPDIR/ssa.yaml"
+  run kc apply --server-side -f "$BATS_TEST_TMPDIR/ssa.yaml"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "configmap/ssa serverside-applied" ]]
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  x: "5"\n' >"$BATS_TEST_TMPDIR/ssa.yaml"
+  kc apply --server-side -f "$BATS_TEST_TMPDIR/ssa.yaml" >/dev/null
+  run kc get cm ssa -o jsonpath='{.data}'
+  [ "$output" = '{"x":"5"}' ]
+  run kc get cm ssa -o jsonpath='{.metadata.managedFields[0].manager}'
+  [ "$output" = "kubectl" ]
+}
+
 @test "registry: replace with a stale resourceVersion is a conflict; edit works" {
   kc get wd w1 -o yaml >"$BATS_TEST_TMPDIR/old.yaml"
   kc patch wd w1 --type merge -p '{"spec":{"replicas":5}}' >/dev/null

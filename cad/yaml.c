@@ -1475,8 +1475,12 @@ static void copy_shift2(emitter *e, const yml_src *s, size_t from, size_t to, in
     p = lend;
     at_line_start = true;
     if (!nl)
-      break;
+      return;
   }
+  /* the range ended with a line break: the node that follows starts at column 0 of the
+   * next line (a compact sequence under its key) and moves too */
+  if (delta > 0 && to < s->len && t[to] != '\n' && t[to] != '\r')
+    spaces(e, delta);
 }
 
 static void copy_shift(emitter *e, const yml_src *s, size_t from, size_t to, int delta) {

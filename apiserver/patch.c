@@ -399,3 +399,64 @@ int patch_strategic(json_t **doc, const json_t *patch) {
   *doc = out;
   return 0;
 }
+
+/* --- server-side apply field sets ----------------------------------------------------- */
+
+static bool server_owned_meta(const char *k) {
+  static const char *const owned[] = {"name", "namespace", "uid", "resourceVersion",
+                                      "generation", "creationTimestamp", "deletionTimestamp",
+                                      "deletionGracePeriodSeconds", "managedFields", "selfLink",
+                                      "generateName", NULL};
+  for (size_t i = 0; owned[i]; i++)
+    if (!strcmp(owned[i], k))
+      return true;
+  return false;
+}
+
+static json_t *fieldset_of(const json_t *v, int depth, bool root, bool meta) {
+  json_t *set = json_object();
+  if (depth > PATCH_MAX_DEPTH)
+    return set;
+  const char *k;
+  json_t *child;
+  json_object_foreach((json_t *)v, k, child) {
+    if (root && (!strcmp(k, "apiVersion") || !strcmp(k, "kind")))
+      continue;
+    if (meta && server_owned_meta(k))
+      continue;
+    char *fk = str_printf("f:%s", k);
+    if (!fk)
+      continue;
+    json_t *sub = json_is_object(child) && json_object_size(child)
+                      ? fieldset_of(child, depth + 1, false, root && !strcmp(k, "metadata"))
+                      : json_object();
+    if (!(root && !strcmp(k, "metadata") && !json_object_size(sub)))
+      json_object_set_new(set, fk, sub);
+    else
+      json_decref(sub);
+    free(fk);
+  }
+  return set;
+}
+
+json_t *patch_apply_fieldset(const json_t *applied) { return fieldset_of(applied, 0, true, false); }
+
+static void prune_fields(json_t *live, const json_t *old_set, const json_t *new_set, int depth) {
+  if (!json_is_object(live) || depth > PATCH_MAX_DEPTH)
+    return;
+  const char *fk;
+  json_t *old_child;
+  json_object_foreach((json_t *)old_set, fk, old_child) {
+    if (strncmp(fk, "f:", 2))
+      continue;
+    const json_t *new_child = json_object_get(new_set, fk);
+    if (!new_child)
+      json_object_del(live, fk + 2);
+    else if (json_object_size(old_child) && json_object_size(new_child))
+      prune_fields(json_object_get(live, fk + 2), old_child, new_child, depth + 1);
+  }
+}
+
+void patch_apply_prune(json_t *live, const json_t *old_set, const json_t *new_set) {
+  prune_fields(live, old_set, new_set, 0);
+}

@@ -899,8 +899,53 @@ static int check_type_meta(const type_info *ti, const char *version, json_t *obj
 }
 
 /* Prunes, defaults and validates. On a problem writes the response and returns 1. */
+/* Where standard base64 `s` first goes wrong (Go's "illegal base64 data at input byte
+ * N"), or -1 when it is valid. */
+static long base64_error_at(const char *s) {
+  size_t n = strlen(s), i;
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '=')
+      break;
+    if (!(isalnum((unsigned char)c) || c == '+' || c == '/'))
+      return (long)i;
+  }
+  size_t pad = 0;
+  for (; i < n; i++, pad++)
+    if (s[i] != '=' || pad >= 2)
+      return (long)i;
+  if (n % 4)
+    return (long)(n - n % 4 > 0 ? n - n % 4 : 0);
+  return -1;
+}
+
+/* Secret data and ConfigMap binaryData are bytes: a value that is not base64 fails to
+ * decode, which kube-apiserver reports as a 400. Returns 1 after answering. */
+static int check_bytes_fields(const type_info *ti, const json_t *obj, api_response *resp) {
+  if (!ti->builtin)
+    return 0;
+  const char *field = !strcmp(ti->t.kind, "Secret")      ? "data"
+                      : !strcmp(ti->t.kind, "ConfigMap") ? "binaryData"
+                                                         : NULL;
+  const char *k;
+  json_t *v;
+  json_object_foreach(json_object_get(obj, field ? field : ""), k, v) {
+    long at = json_is_string(v) ? base64_error_at(json_string_value(v)) : 0;
+    if (at < 0)
+      continue;
+    char *msg = str_printf("%s in version \"%s\" cannot be handled as a %s: illegal base64 data "
+                           "at input byte %ld", ti->t.kind, ti->t.version, ti->t.kind, at);
+    respond_text_status(resp, 400, "BadRequest", msg);
+    free(msg);
+    return 1;
+  }
+  return 0;
+}
+
 static int prepare_object(const type_info *ti, json_t *obj, const api_request *req,
                           api_response *resp, const char *name, validate_errors *errs) {
+  if (check_bytes_fields(ti, obj, resp))
+    return 1;
   schema_result res = {0};
   schema_apply(obj, ti->t.schema, &res);
   field_validation fv = field_validation_mode(req);
@@ -981,16 +1026,9 @@ static int namespace_maybe_finalize(registry *r, const char *ns);
 
 /* --- create ------------------------------------------------------------------------------ */
 
-static int handle_create(registry *r, const type_info *ti, const char *version, const char *ns,
-                         const api_request *req, api_response *resp) {
-  json_t *obj = NULL;
-  char *msg = NULL;
-  int st = registry_decode_body(req, &obj, &msg);
-  if (st) {
-    respond_text_status(resp, st, st == 415 ? "UnsupportedMediaType" : st == 413 ? "RequestEntityTooLarge" : "BadRequest", msg);
-    free(msg);
-    return 0;
-  }
+/* Creates `obj` (owned; released here). Answers in every case. */
+static int create_object(registry *r, const type_info *ti, const char *version, const char *ns,
+                         json_t *obj, const api_request *req, api_response *resp) {
   int rc = 0;
   validate_errors errs = {0};
   char *key = NULL;
@@ -1086,6 +1124,23 @@ done:
   return rc;
 }
 
+static int handle_create(registry *r, const type_info *ti, const char *version, const char *ns,
+                         const api_request *req, api_response *resp) {
+  json_t *obj = NULL;
+  char *msg = NULL;
+  int st = registry_decode_body(req, &obj, &msg);
+  if (st) {
+    respond_text_status(resp, st,
+                        st == 415   ? "UnsupportedMediaType"
+                        : st == 413 ? "RequestEntityTooLarge"
+                                    : "BadRequest",
+                        msg);
+    free(msg);
+    return 0;
+  }
+  return create_object(r, ti, version, ns, obj, req, resp);
+}
+
 /* --- update and patch ----------------------------------------------------------------- */
 
 /* Applies an update of `obj` (owned by the caller) over the stored `cur` entry.
@@ -1177,6 +1232,14 @@ static int apply_update(registry *r, const type_info *ti, const char *version, c
   }
   if (ti->builtin && !strcmp(ti->t.kind, "Secret"))
     secret_merge_string_data(obj);
+  if (ti->builtin && json_is_true(json_object_get(old, "immutable"))) {
+    const char *fields[] = {"data", "binaryData", "immutable"};
+    for (size_t i = 0; i < 3; i++)
+      if (!json_equal(json_object_get(old, fields[i]), json_object_get(obj, fields[i])) &&
+          (json_object_get(old, fields[i]) || json_object_get(obj, fields[i])))
+        validate_errors_add(&errs, FIELD_FORBIDDEN, fields[i], NULL,
+                            "field is immutable when `immutable` is set");
+  }
   validate_object_meta(obj, ti->t.namespaced, is_ns, &errs);
   builtin_validate(ti, obj, &errs);
   if (errs.count) {
@@ -1261,6 +1324,118 @@ static bool media_is(const char *ct, const char *want) {
   return ct && !strncasecmp(ct, want, n) && (ct[n] == 0 || ct[n] == ';');
 }
 
+/* The managedFields entry of `manager` for Apply in `obj`, or NULL. Borrowed. */
+static json_t *applied_fields_of(const json_t *obj, const char *manager) {
+  size_t i;
+  json_t *mf;
+  json_array_foreach(jpath_get(obj, "metadata.managedFields"), i, mf) {
+    if (str_eq(jpath_str(mf, "manager"), manager) && str_eq(jpath_str(mf, "operation"), "Apply"))
+      return mf;
+  }
+  return NULL;
+}
+
+/* Records `set` as what `manager` applies, replacing its previous entry. */
+static void set_applied_fields(json_t *obj, const char *manager, const char *api_version,
+                               json_t *set /* stolen */) {
+  json_t *meta = json_object_get(obj, "metadata");
+  json_t *list = json_object_get(meta, "managedFields");
+  if (!json_is_array(list)) {
+    list = json_array();
+    json_object_set_new(meta, "managedFields", list);
+  }
+  for (size_t i = json_array_size(list); i-- > 0;) {
+    json_t *mf = json_array_get(list, i);
+    if (str_eq(jpath_str(mf, "manager"), manager) && str_eq(jpath_str(mf, "operation"), "Apply"))
+      json_array_remove(list, i);
+  }
+  char *now = registry_now_rfc3339();
+  json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "manager", manager,
+                                        "operation", "Apply", "apiVersion", api_version, "time",
+                                        now ? now : "", "fieldsType", "FieldsV1", "fieldsV1", set));
+  free(now);
+}
+
+/* Server-side apply (application/apply-patch+yaml), simplified: creates the object when
+ * missing; otherwise removes the fields this field manager applied before and no longer
+ * does, then merges the applied configuration (maps merge, lists as in a strategic merge
+ * patch). Ownership conflicts between managers are not detected: every apply acts as
+ * with force=true. */
+static int handle_apply(registry *r, const type_info *ti, const char *version, const char *ns,
+                        const char *name, bool status_only, const api_request *req,
+                        api_response *resp) {
+  const char *manager = api_request_query(req, "fieldManager");
+  if (!manager || !*manager) {
+    validate_errors errs = {0};
+    validate_errors_add(&errs, FIELD_REQUIRED, "fieldManager", NULL, "is required for apply patch");
+    json_t *d = NULL;
+    char *msg = validate_errors_message(&errs, "PatchOptions.meta.k8s.io", "", "meta.k8s.io",
+                                        "PatchOptions", &d);
+    api_respond_status(resp, 422, "Invalid", msg, d);
+    free(msg);
+    validate_errors_free(&errs);
+    return 0;
+  }
+  json_t *applied = NULL;
+  char *msg = NULL;
+  if (req->body_len > API_MAX_BODY) {
+    respond_text_status(resp, 413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728");
+    return 0;
+  }
+  if (registry_yaml_to_json(req->body ? req->body : "", req->body_len, &applied, &msg) ||
+      !json_is_object(applied)) {
+    respond_text_status(resp, 400, "BadRequest", msg ? msg : "apply patch must be an object");
+    free(msg);
+    json_decref(applied);
+    return 0;
+  }
+  const char *body_name = jpath_str(applied, "metadata.name");
+  if (body_name && strcmp(body_name, name)) {
+    msg = str_printf("the name of the object (%s) does not match the name on the URL (%s)",
+                     body_name, name);
+    respond_text_status(resp, 400, "BadRequest", msg);
+    free(msg);
+    json_decref(applied);
+    return 0;
+  }
+  char *av = *ti->t.group ? str_printf("%s/%s", ti->t.group, version) : str_dup(version);
+  json_t *set = patch_apply_fieldset(applied);
+  char *key = make_key(ti->t.namespaced ? ns : NULL, name);
+  entry *e = collection_find(registry_collection(r, ti->resource, true), key, NULL);
+  int rc = 0;
+  if (!e) {
+    if (status_only) {
+      respond_not_found(resp, ti, name);
+      json_decref(applied);
+      json_decref(set);
+    } else {
+      jpath_set(applied, "metadata.name", json_string(name));
+      set_applied_fields(applied, manager, av ? av : version, set);
+      rc = create_object(r, ti, version, ns, applied, req, resp);
+    }
+  } else {
+    json_t *old = load_entry(e);
+    json_t *doc = json_deep_copy(old);
+    json_t *prev = applied_fields_of(old, manager);
+    if (prev)
+      patch_apply_prune(doc, json_object_get(prev, "fieldsV1"), set);
+    json_object_del(applied, "apiVersion");
+    json_object_del(applied, "kind");
+    json_t *meta = json_object_get(applied, "metadata");
+    const char *drop[] = {"resourceVersion", "managedFields", "uid", "creationTimestamp"};
+    for (size_t i = 0; meta && i < sizeof(drop) / sizeof(drop[0]); i++)
+      json_object_del(meta, drop[i]);
+    patch_strategic(&doc, applied);
+    set_applied_fields(doc, manager, av ? av : version, set);
+    rc = apply_update(r, ti, version, ns, name, key, doc, old, status_only, req, resp);
+    json_decref(old);
+    json_decref(applied);
+  }
+  free(key);
+  free(av);
+  return rc;
+}
+
 static int handle_patch(registry *r, const type_info *ti, const char *version, const char *ns,
                         const char *name, bool status_only, const api_request *req,
                         api_response *resp) {
@@ -1268,16 +1443,19 @@ static int handle_patch(registry *r, const type_info *ti, const char *version, c
   int kind = media_is(ct, "application/merge-patch+json")          ? 1
              : media_is(ct, "application/json-patch+json")         ? 2
              : media_is(ct, "application/strategic-merge-patch+json") ? 3
+             : media_is(ct, "application/apply-patch+yaml")        ? 4
                                                                     : 0;
+  if (kind == 4)
+    return handle_apply(r, ti, version, ns, name, status_only, req, resp);
   if (kind == 0 || (kind == 3 && ti->is_crd_served)) {
     respond_text_status(resp, 415, "UnsupportedMediaType",
                         ti->is_crd_served
                             ? "the body of the request was in an unknown format - accepted media "
                               "types include: application/json-patch+json, "
-                              "application/merge-patch+json"
+                              "application/merge-patch+json, application/apply-patch+yaml"
                             : "the body of the request was in an unknown format - accepted media "
                               "types include: application/json-patch+json, "
-                              "application/merge-patch+json, "
+                              "application/merge-patch+json, application/apply-patch+yaml, "
                               "application/strategic-merge-patch+json");
     return 0;
   }
@@ -1447,6 +1625,12 @@ static int handle_delete(registry *r, const type_info *ti, const char *version, 
   }
   if (check_preconditions(ti, name, opts, obj, resp))
     goto done;
+  if (is_ns && !strcmp(name, "default")) {
+    api_respond_status(resp, 403, "Forbidden",
+                       "namespaces \"default\" is forbidden: this namespace may not be deleted",
+                       json_pack("{s:s, s:s}", "name", "default", "kind", "namespaces"));
+    goto done;
+  }
   const char *pp = jpath_str(opts, "propagationPolicy");
   if (!pp)
     pp = api_request_query(req, "propagationPolicy");

@@ -253,7 +253,7 @@ json_t *registry_table_columns(const type_info *ti) {
     json_array_set_new(cols, 0, column("Name", "string", "name", "", 0));
     json_array_append_new(cols, column("Created At", "date", "", "", 0));
     return cols;
-  } else if (!strcmp(kind, "Event")) {
+  } else if (!strcmp(kind, "Event") && !*ti->t.group) {
     json_decref(cols);
     cols = json_array();
     json_array_append_new(cols, column("Last Seen", "string", "", "", 0));
@@ -283,7 +283,8 @@ json_t *registry_table_row(const type_info *ti, const json_t *obj) {
   json_t *cells = json_array();
   const char *kind = ti->t.kind;
   const char *name = jpath_str(obj, "metadata.name");
-  if (strcmp(kind, "Event") || ti->is_crd_served)
+  bool core_event = !strcmp(kind, "Event") && !*ti->t.group;
+  if (!core_event || ti->is_crd_served)
     json_array_append_new(cells, json_string(name ? name : ""));
   if (ti->is_crd_served) {
     if (!json_array_size(ti->t.printer_columns)) {
@@ -320,7 +321,7 @@ json_t *registry_table_row(const type_info *ti, const json_t *obj) {
   } else if (!strcmp(kind, "CustomResourceDefinition")) {
     const char *ts = jpath_str(obj, "metadata.creationTimestamp");
     json_array_append_new(cells, json_string(ts ? ts : ""));
-  } else if (!strcmp(kind, "Event")) {
+  } else if (core_event) {
     const char *last = jpath_str(obj, "lastTimestamp");
     if (!last)
       last = jpath_str(obj, "eventTime");

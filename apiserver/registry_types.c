@@ -46,6 +46,13 @@ static const char event_schema[] =
     ",\"type\":" STR ",\"eventTime\":{\"type\":\"string\",\"nullable\":true},\"series\":" ANYOBJ
     ",\"action\":" STR ",\"related\":" ANYOBJ ",\"reportingComponent\":" STR
     ",\"reportingInstance\":" STR "}}";
+static const char events_v1_schema[] =
+    "{\"type\":\"object\",\"properties\":{" META ",\"eventTime\":{\"type\":\"string\","
+    "\"nullable\":true},\"series\":" ANYOBJ ",\"reportingController\":" STR
+    ",\"reportingInstance\":" STR ",\"action\":" STR ",\"reason\":" STR ",\"regarding\":"
+    ANYOBJ ",\"related\":" ANYOBJ ",\"note\":" STR ",\"type\":" STR
+    ",\"deprecatedSource\":" ANYOBJ ",\"deprecatedFirstTimestamp\":" STR
+    ",\"deprecatedLastTimestamp\":" STR ",\"deprecatedCount\":" INT "}}";
 static const char crd_schema[] =
     "{\"type\":\"object\",\"properties\":{" META ",\"spec\":" ANYOBJ ",\"status\":" ANYOBJ "}}";
 
@@ -62,6 +69,7 @@ static const builtin builtins[] = {
     {"", "v1", "Secret", "secrets", "secret", true, false, NULL, secret_schema},
     {"", "v1", "Event", "events", "event", true, false, "ev", event_schema},
     {"coordination.k8s.io", "v1", "Lease", "leases", "lease", true, false, NULL, lease_schema},
+    {"events.k8s.io", "v1", "Event", "events", "event", true, false, NULL, events_v1_schema},
     {"apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
      "customresourcedefinition", false, true, "crd,crds", crd_schema},
 };

@@ -46,6 +46,10 @@ int fs_read_file(const char *path, size_t limit, buf *out) {
   return rc;
 }
 
+static _Atomic bool fs_sync_writes = true;
+
+void fs_set_sync(bool on) { fs_sync_writes = on; }
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode) {
   char *tmp = str_printf("%s.tmp.XXXXXX", path);
   if (!tmp)
@@ -71,7 +75,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
   }
   if (!rc && fchmod(fd, mode) < 0)
     rc = error_set_errno(ERR_IO, "cannot set the mode of %s", path);
-  if (!rc && fsync(fd) < 0)
+  if (!rc && fs_sync_writes && fsync(fd) < 0)
     rc = error_set_errno(ERR_IO, "cannot sync %s", path);
   close(fd);
   if (!rc && rename(tmp, path) < 0)

@@ -23,6 +23,11 @@ int fs_read_file(const char *path, size_t limit, buf *out);
  * file. On failure the old file is untouched and no temporary is left behind. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Process-wide: whether fs_write_atomic fsyncs before the rename (default true). A local
+ * CLI command that writes many files and does not promise durability (kpt does not sync
+ * either) may turn it off; the rename keeps every write atomic all the same. */
+void fs_set_sync(bool on);
+
 /* mkdir -p. Existing directories are fine. */
 int fs_mkdir_p(const char *path, mode_t mode);
 

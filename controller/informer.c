@@ -47,6 +47,7 @@ struct informer {
   char *list_rv;
   char *rv;
   bool need_relist;
+  bool watch_error; /* the server sent an ERROR event other than 410 */
   unsigned failures;
   uv_timer_t backoff_timer, resync_timer;
   int open_timers;
@@ -291,6 +292,18 @@ static void apply_replace(informer *inf, json_t *items) {
 
 /* --- reflector ----------------------------------------------------------------------- */
 
+/* List items carry no kind (and some servers omit it in events): add it so handlers and
+ * readers see a complete object. Only called on objects nobody else holds yet. */
+static void ensure_kind(informer *inf, json_t *obj) {
+  if (json_object_get(obj, "kind") || !inf->kind[0])
+    return;
+  char *av = inf->group[0] ? str_printf("%s/%s", inf->group, inf->version) : str_dup(inf->version);
+  json_object_set_new(obj, "kind", json_string(inf->kind));
+  if (av)
+    json_object_set_new(obj, "apiVersion", json_string(av));
+  free(av);
+}
+
 static void on_backoff_timer(uv_timer_t *t) {
   informer *inf = t->data;
   if (inf->state != ST_BACKOFF)
@@ -337,15 +350,7 @@ static void on_list_done(void *ctx, kube_response *resp) {
     char *key = informer_key_of(obj);
     if (!key)
       continue;
-    /* List items carry no kind; add it so handlers and readers see a complete object. */
-    if (!json_object_get(obj, "kind") && inf->kind[0]) {
-      char *av = inf->group[0] ? str_printf("%s/%s", inf->group, inf->version)
-                               : str_dup(inf->version);
-      json_object_set_new(obj, "kind", json_string(inf->kind));
-      if (av)
-        json_object_set_new(obj, "apiVersion", json_string(av));
-      free(av);
-    }
+    ensure_kind(inf, obj);
     json_object_set(inf->list_items, key, obj);
     free(key);
   }
@@ -419,6 +424,8 @@ static void on_watch_event(void *ctx, const char *type, json_t *obj) {
              msg ? msg : "");
     if (code == 410)
       inf->need_relist = true;
+    else
+      inf->watch_error = true;
     kube_request_cancel(inf->inflight);
     return;
   }
@@ -430,6 +437,7 @@ static void on_watch_event(void *ctx, const char *type, json_t *obj) {
     }
     return;
   }
+  ensure_kind(inf, obj);
   if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED"))
     apply_upsert(inf, obj);
   else if (!strcmp(type, "DELETED"))
@@ -453,6 +461,11 @@ static void on_watch_done(void *ctx, kube_response *resp) {
              inf->rv ? inf->rv : "");
     inf->need_relist = true;
     start_list(inf, NULL);
+    return;
+  }
+  if (inf->watch_error) {
+    inf->watch_error = false;
+    schedule_backoff(inf, 0); /* the server reported a problem: do not hammer it */
     return;
   }
   if (resp->code == 0 || resp->code == ERR_TIMEOUT ||
@@ -505,7 +518,9 @@ static void on_resync(uv_timer_t *t) {
   json_t *obj;
   json_t *snapshot = json_object();
   json_object_update(snapshot, inf->objects);
-  json_object_foreach(snapshot, key, obj) emit_update(inf, obj, obj);
+  json_object_foreach(snapshot, key, obj) {
+    emit_update(inf, obj, obj);
+  }
   json_decref(snapshot);
 }
 

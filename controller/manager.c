@@ -331,7 +331,10 @@ static void enqueue_bound(binding *b, const json_t *obj) {
     b->map(b->ctx, obj, keys);
     size_t i;
     json_t *k;
-    json_array_foreach(keys, i, k) if (json_string_value(k)) controller_enqueue(b->c, json_string_value(k));
+    json_array_foreach(keys, i, k) {
+      if (json_string_value(k))
+        controller_enqueue(b->c, json_string_value(k));
+    }
     json_decref(keys);
     break;
   }
@@ -500,7 +503,9 @@ static void enqueue_all(controller *c) {
   json_t *all = informer_list(c->inf, NULL);
   size_t i;
   json_t *obj;
-  json_array_foreach(all, i, obj) enqueue_obj_key(c, obj);
+  json_array_foreach(all, i, obj) {
+    enqueue_obj_key(c, obj);
+  }
   json_decref(all);
 }
 
@@ -530,6 +535,8 @@ static void on_sync_timer(uv_timer_t *t) {
         return;
     atomic_store(&m->synced, true);
     log_info(NULL, "caches synced (%d informers)", m->ninformers);
+    uv_timer_stop(&m->sync_timer); /* from now on leadership callbacks drive the rest: an
+                                    * idle controller has no timer of its own */
   }
   if (atomic_load(&m->leading) && !atomic_load(&m->workers_running))
     start_workers(m);

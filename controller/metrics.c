@@ -156,7 +156,10 @@ int metrics_render(buf *out) {
     const char **keys = n ? malloc(n * sizeof *keys) : NULL;
     const char *key;
     json_t *s;
-    json_object_foreach(f->series, key, s) if (keys) keys[k++] = key;
+    json_object_foreach(f->series, key, s) {
+      if (keys)
+        keys[k++] = key;
+    }
     if (keys)
       qsort(keys, k, sizeof *keys, cmp_keys);
     for (size_t j = 0; !rc && j < k; j++) {

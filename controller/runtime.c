@@ -108,6 +108,11 @@ int controller_runtime_start(controller_runtime **out, const controller_runtime_
 
 int controller_runtime_wait(controller_runtime *r) { return controller_manager_wait(r->manager); }
 
+void controller_runtime_request_stop(controller_runtime *r) {
+  if (r)
+    controller_manager_stop(r->manager);
+}
+
 void controller_runtime_stop(controller_runtime *r) {
   if (!r)
     return;

@@ -49,7 +49,16 @@ int controller_runtime_start(controller_runtime **out, const controller_runtime_
 /* Blocks until SIGINT/SIGTERM (or controller_manager_stop), then shuts down. */
 int controller_runtime_wait(controller_runtime *r);
 
-/* Stops (drains) and frees. */
+/* Asks the runtime to stop; does not block (safe from any thread or uv callback). */
+void controller_runtime_request_stop(controller_runtime *r);
+
+/* Stops (drains: in-flight reconciles finish, the Lease is released) and frees. Blocks
+ * until done, and reconcilers may still call the API while draining, so an embedding
+ * process must keep its API server serving meanwhile: never call this from the API
+ * server's own loop thread. `portico standalone` does: after writing its kubeconfig,
+ * controller_runtime_start({.kubeconfig = DIR/kubeconfig, .leader_elect = false,
+ * .observer = true}); on SIGINT/SIGTERM, run controller_runtime_stop on another thread
+ * (uv_queue_work) and close the server in its completion callback. */
 void controller_runtime_stop(controller_runtime *r);
 
 controller_manager *controller_runtime_manager(controller_runtime *r);

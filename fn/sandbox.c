@@ -630,12 +630,15 @@ static int plan_build(child_plan *plan, const sandbox_spec *spec, const char *ex
       rc = plan_bind(plan, d, true, MS_NODEV);
     }
   }
+  /* From /etc only what programs need to start: the loader cache and the alternatives
+   * links (Debian's /usr/bin/awk -> /etc/alternatives/awk -> mawk). No passwd, no keys. */
   struct stat st;
-  if (!rc && stat("/etc/ld.so.cache", &st) == 0) {
-    if (!plan_add(plan, OP_MKDIR, "/etc"))
-      return error_set(ERR_LIMIT, "sandbox plan too long");
+  if (!rc && !plan_add(plan, OP_MKDIR, "/etc"))
+    rc = error_set(ERR_LIMIT, "sandbox plan too long");
+  if (!rc && stat("/etc/ld.so.cache", &st) == 0)
     rc = plan_bind(plan, "/etc/ld.so.cache", false, MS_NODEV | MS_NOEXEC);
-  }
+  if (!rc && lstat("/etc/alternatives", &st) == 0 && S_ISDIR(st.st_mode))
+    rc = plan_bind(plan, "/etc/alternatives", true, MS_NODEV | MS_NOEXEC);
   if (!rc && !plan_add(plan, OP_MKDIR, "/dev"))
     rc = error_set(ERR_LIMIT, "sandbox plan too long");
   static const char *const devices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
@@ -730,6 +733,7 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
   buf_init(&result->out, 0);
   buf_init(&result->err, 0);
   result->detail[0] = 0;
+  result->limits = spec->limits;
   child_plan *plan = calloc(1, sizeof(*plan));
   int report[2] = {-1, -1};
   int rc = 0;
@@ -855,10 +859,16 @@ void sandbox_describe(const sandbox_result *r, char *out, size_t size) {
   switch (r->outcome) {
   case SANDBOX_OK: snprintf(out, size, "exited with code %d", r->exit_code); break;
   case SANDBOX_WALL_TIME:
-    snprintf(out, size, "killed after %lld ms: wall time limit reached", (long long)r->wall_ms);
+    snprintf(out, size, "killed after %lld ms: wall time limit of %lld ms reached",
+             (long long)r->wall_ms, (long long)r->limits.wall_ms);
     break;
-  case SANDBOX_CPU_TIME: snprintf(out, size, "killed: CPU time limit reached"); break;
-  case SANDBOX_OUTPUT_LIMIT: snprintf(out, size, "killed: output larger than its limit"); break;
+  case SANDBOX_CPU_TIME:
+    snprintf(out, size, "killed: CPU time limit of %lld s reached", (long long)r->limits.cpu_seconds);
+    break;
+  case SANDBOX_OUTPUT_LIMIT:
+    snprintf(out, size, "killed: output larger than its limit of %lld bytes",
+             (long long)r->limits.output_bytes);
+    break;
   case SANDBOX_SIGNALED:
     snprintf(out, size, "killed by signal %d (%s)", r->signal, strsignal(r->signal));
     break;
@@ -900,9 +910,10 @@ static int parse_scaled(const char *s, const char *const *suffixes, const int64_
 }
 
 int sandbox_parse_size(const char *s, int64_t *out) {
-  static const char *const suf[] = {"Ki", "Mi", "Gi", "k", "K", "M", "G", ""};
-  static const int64_t scale[] = {1 << 10, 1 << 20, 1 << 30, 1000, 1000, 1000000, 1000000000, 1};
-  if (parse_scaled(s, suf, scale, 8, out))
+  static const char *const suf[] = {"Ki", "Mi", "Gi", "Ti", "k", "K", "M", "G", "T", ""};
+  static const int64_t scale[] = {1 << 10,    1 << 20, 1 << 30,    (int64_t)1 << 40, 1000, 1000,
+                                  1000000, 1000000000, 1000000000000, 1};
+  if (parse_scaled(s, suf, scale, 10, out))
     return error_set(ERR_INVALID, "bad size '%s' (examples: 1Gi, 512Mi, 64M, 1000)", s ? s : "");
   return 0;
 }

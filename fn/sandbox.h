@@ -91,6 +91,7 @@ typedef struct sandbox_result {
   buf out;              /* the function's stdout; owned, free with sandbox_result_free */
   buf err;              /* its stderr */
   char detail[256];     /* setup failure reason, "" otherwise */
+  sandbox_limits limits; /* the limits it ran under (for messages) */
 } sandbox_result;
 
 /* Can this process build the strict sandbox (every namespace)? Probes once per process

@@ -8,6 +8,9 @@ controller_setup() {
   command -v python3 >/dev/null || skip "python3 is not installed (needed by the fault server)"
   W="$BATS_TEST_TMPDIR"
   PIDS=()
+  CURL_AUTH=()
+  API_URL=""
+
 }
 
 controller_teardown() {
@@ -51,11 +54,30 @@ KC
 
 # api METHOD PATH [JSON]: one request to the fault server; prints the body.
 api() {
+  local base=${API_URL:-http://127.0.0.1:$FPORT}
+  local ct=application/json
+  [ "$1" = PATCH ] && ct=application/merge-patch+json
   if [ -n "${3:-}" ]; then
-    curl -sS -X "$1" -H 'Content-Type: application/json' --data "$3" "http://127.0.0.1:$FPORT$2"
+    curl -sS "${CURL_AUTH[@]}" -X "$1" -H "Content-Type: $ct" --data "$3" "$base$2"
   else
-    curl -sS -X "$1" "http://127.0.0.1:$FPORT$2"
+    curl -sS "${CURL_AUTH[@]}" -X "$1" "$base$2"
   fi
+}
+
+# start_standalone [PORT]: runs `portico standalone` on a fresh (or the same) data dir
+# $W/sa; sets API_URL, CURL_AUTH, SA_PID and points $W/kc at its kubeconfig.
+start_standalone() {
+  local port=${1:-0}
+  mkdir -p "$W/sa"
+  rm -f "$W/sa/kubeconfig"
+  "$PORTICO_BIN" standalone --data "$W/sa" --listen "127.0.0.1:$port" >>"$W/sa.log" 2>&1 &
+  SA_PID=$!
+  PIDS+=("$SA_PID")
+  wait_for 30 test -s "$W/sa/kubeconfig"
+  cp "$W/sa/kubeconfig" "$W/kc"
+  API_URL=$(sed -nE 's/^ *server: (https:[^ ]+)$/\1/p' "$W/sa/kubeconfig" | head -1)
+  CURL_AUTH=(--cacert "$W/sa/ca.crt" -H "Authorization: Bearer $(cat "$W/sa/token")")
+  wait_for 10 curl -sf "${CURL_AUTH[@]}" "$API_URL/api/v1/namespaces/default"
 }
 
 fault() { api POST /_fault "$1" >/dev/null; }

@@ -379,7 +379,14 @@ def main():
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    print("PORT %d" % srv.server_address[1], flush=True)
+    try:
+        sys.stdout.write("PORT %d\n" % srv.server_address[1])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    # nothing else goes to stdout: a reader may close it after the port line
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
     srv.serve_forever()
 
 

@@ -309,7 +309,25 @@ START_TEST(test_patch_types) {
   ck_assert_str_eq(reply_str(&r, "data.d"), "4");
   ck_assert_str_eq(reply_str(&r, "metadata.finalizers.0"), "x/y");
   reply_free(&r);
-  r = fixture_req_full(&f, "PATCH", CMS "/p", NULL, "application/apply-patch+yaml", "{}", NULL);
+  /* server-side apply: needs a field manager; creates; drops what the manager stopped applying */
+  r = fixture_req_full(&f, "PATCH", CMS "/ssa", NULL, "application/apply-patch+yaml", "{}", NULL);
+  ck_assert_int_eq(r.status, 422);
+  reply_free(&r);
+  r = fixture_req_full(&f, "PATCH", CMS "/ssa", "fieldManager=me", "application/apply-patch+yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n  b: \"2\"\n", NULL);
+  ck_assert_int_eq(r.status, 201);
+  ck_assert_str_eq(reply_str(&r, "metadata.managedFields.0.manager"), "me");
+  ck_assert_ptr_nonnull(jpath_get(r.json, "metadata.managedFields.0.fieldsV1.f:data.f:b"));
+  reply_free(&r);
+  EXPECT_STATUS(&f, 200, "PATCH", CMS "/ssa", NULL, "{\"data\":{\"other\":\"kept\"}}");
+  r = fixture_req_full(&f, "PATCH", CMS "/ssa", "fieldManager=me", "application/apply-patch+yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"3\"\n", NULL);
+  ck_assert_int_eq(r.status, 200);
+  ck_assert_str_eq(reply_str(&r, "data.a"), "3");
+  ck_assert_ptr_null(jpath_get(r.json, "data.b"));
+  ck_assert_str_eq(reply_str(&r, "data.other"), "kept");
+  reply_free(&r);
+  r = fixture_req_full(&f, "PATCH", CMS "/p", NULL, "application/x-unknown-patch", "{}", NULL);
   ck_assert_int_eq(r.status, 415);
   reply_free(&r);
   EXPECT_STATUS(&f, 404, "PATCH", CMS "/missing", NULL, "{}");
@@ -362,8 +380,19 @@ START_TEST(test_secret_rules_and_dry_run) {
   reply_free(&r);
   r = fixture_req(&f, "POST", "/api/v1/namespaces/default/secrets", NULL,
                   "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"bad\"},\"data\":{\"a\":\"not base64!\"}}");
-  ck_assert_int_eq(r.status, 422);
+  ck_assert_int_eq(r.status, 400);
+  ck_assert_str_eq(reply_str(&r, "message"),
+                   "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 3");
   reply_free(&r);
+  /* immutable data stays as it is */
+  EXPECT_STATUS(&f, 201, "POST", CMS, NULL,
+                "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"frozen\"},\"data\":{\"a\":\"1\"},\"immutable\":true}");
+  r = fixture_req(&f, "PATCH", CMS "/frozen", NULL, "{\"data\":{\"a\":\"2\"}}");
+  ck_assert_int_eq(r.status, 422);
+  ck_assert_str_eq(reply_str(&r, "message"),
+                   "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when `immutable` is set");
+  reply_free(&r);
+  EXPECT_STATUS(&f, 200, "PATCH", CMS "/frozen", NULL, "{\"metadata\":{\"labels\":{\"ok\":\"yes\"}}}");
   r = fixture_req(&f, "POST", CMS, "dryRun=All", CM("dry", ""));
   ck_assert_int_eq(r.status, 201);
   reply_free(&r);
@@ -383,6 +412,10 @@ START_TEST(test_namespace_lifecycle) {
                 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team\"}}");
   EXPECT_STATUS(&f, 201, "POST", "/api/v1/namespaces/team/configmaps", NULL, CM("a", ""));
   EXPECT_STATUS(&f, 201, "POST", "/api/v1/namespaces/team/configmaps", NULL, CM("held", ",\"finalizers\":[\"x.io/y\"]"));
+  r = fixture_req(&f, "DELETE", "/api/v1/namespaces/default", NULL, NULL);
+  ck_assert_int_eq(r.status, 403);
+  ck_assert_str_eq(reply_str(&r, "message"), "namespaces \"default\" is forbidden: this namespace may not be deleted");
+  reply_free(&r);
   r = fixture_req(&f, "DELETE", "/api/v1/namespaces/team", NULL, NULL);
   ck_assert_int_eq(r.status, 200);
   ck_assert_str_eq(reply_str(&r, "status.phase"), "Terminating");

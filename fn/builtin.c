@@ -1,0 +1,377 @@
+/*
+ * builtin: ResourceList framing, results, config access, the dispatcher, and the simple
+ * simple built-ins (ensure-name-substring, set-image). See builtin.h.
+ */
+#include "builtin.h"
+
+#include "base/error.h"
+#include "base/str.h"
+#include "catalog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- ResourceList ---- */
+
+int fn_rlist_parse(fn_rlist *out, const char *text, size_t len) {
+  yml_file *f = NULL;
+  int rc = yml_file_parse(&f, "ResourceList", text, len);
+  if (rc)
+    return error_prefix("reading the function's ResourceList");
+  yml_node *root = yml_file_doc(f, 0);
+  const char *kind = root ? yml_lookup_str(root, "kind", NULL) : NULL;
+  if (!root || yml_node_kind(root) != YML_MAP || !str_eq(kind, "ResourceList")) {
+    error_set(ERR_INVALID, "input is not a ResourceList (kind: %s)", kind ? kind : "none");
+    yml_file_free(f);
+    return ERR_INVALID;
+  }
+  yml_node *items = yml_map_get(root, "items");
+  if (!items || (yml_node_kind(items) == YML_SCALAR && yml_scalar_is_null(items))) {
+    if (yml_map_set(root, "items", yml_seq_new(YML_BLOCK))) {
+      yml_file_free(f);
+      return ERR_NOMEM;
+    }
+    items = yml_map_get(root, "items");
+  }
+  if (yml_node_kind(items) != YML_SEQ) {
+    yml_file_free(f);
+    return error_set(ERR_INVALID, "ResourceList items is not a list");
+  }
+  for (size_t i = 0; i < yml_node_size(items); i++)
+    if (yml_node_kind(yml_seq_at(items, i)) != YML_MAP) {
+      yml_file_free(f);
+      return error_set(ERR_INVALID, "ResourceList item %zu is not an object", i);
+    }
+  out->file = f;
+  out->root = root;
+  out->items = items;
+  out->config = yml_map_get(root, "functionConfig");
+  if (out->config && yml_node_kind(out->config) != YML_MAP)
+    out->config = NULL;
+  out->results = json_array();
+  return out->results ? 0 : ERR_NOMEM;
+}
+
+int fn_rlist_write(fn_rlist *rl, buf *out) {
+  if (json_array_size(rl->results)) {
+    yml_node *r = yml_from_json(rl->results);
+    if (!r || yml_map_set(rl->root, "results", r))
+      return ERR_NOMEM;
+  }
+  return yml_file_write(rl->file, out);
+}
+
+void fn_rlist_free(fn_rlist *rl) {
+  yml_file_free(rl->file);
+  json_decref(rl->results);
+  memset(rl, 0, sizeof(*rl));
+}
+
+int fn_result_add(fn_rlist *rl, const char *severity, const char *message,
+                  const yml_node *resource, const char *field) {
+  json_t *r = json_object();
+  if (!r)
+    return ERR_NOMEM;
+  json_object_set_new(r, "message", json_string(message));
+  json_object_set_new(r, "severity", json_string(severity));
+  if (resource) {
+    json_t *ref = json_object();
+    const char *v;
+    if ((v = item_api_version(resource)))
+      json_object_set_new(ref, "apiVersion", json_string(v));
+    if ((v = item_kind(resource)))
+      json_object_set_new(ref, "kind", json_string(v));
+    if ((v = item_name(resource)))
+      json_object_set_new(ref, "name", json_string(v));
+    if ((v = item_namespace(resource)))
+      json_object_set_new(ref, "namespace", json_string(v));
+    json_object_set_new(r, "resourceRef", ref);
+  }
+  if (field) {
+    json_t *fj = json_object();
+    json_object_set_new(fj, "path", json_string(field));
+    json_object_set_new(r, "field", fj);
+  }
+  if (resource) {
+    const char *path =
+        yml_lookup_str(resource, "metadata", "annotations", "config.kubernetes.io/path", NULL);
+    const char *index =
+        yml_lookup_str(resource, "metadata", "annotations", "config.kubernetes.io/index", NULL);
+    if (path) {
+      json_t *file = json_object();
+      json_object_set_new(file, "path", json_string(path));
+      int64_t idx;
+      if (index && !str_to_int64(index, 0, INT32_MAX, &idx) && idx > 0)
+        json_object_set_new(file, "index", json_integer(idx));
+      json_object_set_new(r, "file", file);
+    }
+  }
+  return json_array_append_new(rl->results, r) ? ERR_NOMEM : 0;
+}
+
+int fn_result_add_file(fn_rlist *rl, const char *severity, const char *message,
+                       const char *file_path, const char *file_index, const char *field) {
+  json_t *r = json_object();
+  if (!r)
+    return ERR_NOMEM;
+  json_object_set_new(r, "message", json_string(message));
+  if (severity)
+    json_object_set_new(r, "severity", json_string(severity));
+  if (field) {
+    json_t *fj = json_object();
+    json_object_set_new(fj, "path", json_string(field));
+    json_object_set_new(r, "field", fj);
+  }
+  if (file_path) {
+    json_t *file = json_object();
+    json_object_set_new(file, "path", json_string(file_path));
+    int64_t idx;
+    if (file_index && !str_to_int64(file_index, 0, INT32_MAX, &idx) && idx > 0)
+      json_object_set_new(file, "index", json_integer(idx));
+    json_object_set_new(r, "file", file);
+  }
+  return json_array_append_new(rl->results, r) ? ERR_NOMEM : 0;
+}
+
+bool fn_results_have_error(const json_t *results) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(results, i, r) {
+    if (str_eq(json_string_value(json_object_get(r, "severity")), "error"))
+      return true;
+  }
+  return false;
+}
+
+static bool config_is_configmap(const fn_rlist *rl) {
+  return rl->config && str_eq(yml_lookup_str(rl->config, "kind", NULL), "ConfigMap");
+}
+
+const char *fn_config_get(const fn_rlist *rl, const char *key) {
+  if (!rl->config)
+    return NULL;
+  if (config_is_configmap(rl))
+    return yml_lookup_str(rl->config, "data", key, NULL);
+  return yml_lookup_str(rl->config, key, NULL);
+}
+
+yml_node *fn_config_map(const fn_rlist *rl, const char *field) {
+  if (!rl->config)
+    return NULL;
+  yml_node *m = yml_map_get(rl->config, config_is_configmap(rl) ? "data" : field);
+  return m && yml_node_kind(m) == YML_MAP ? m : NULL;
+}
+
+/* ---- item helpers ---- */
+
+const char *item_kind(const yml_node *item) { return yml_lookup_str(item, "kind", NULL); }
+const char *item_api_version(const yml_node *item) {
+  return yml_lookup_str(item, "apiVersion", NULL);
+}
+const char *item_name(const yml_node *item) {
+  return yml_lookup_str(item, "metadata", "name", NULL);
+}
+const char *item_namespace(const yml_node *item) {
+  return yml_lookup_str(item, "metadata", "namespace", NULL);
+}
+
+bool item_is_local_config(const yml_node *item) {
+  const char *v = yml_lookup_str(item, "metadata", "annotations",
+                                 "config.kubernetes.io/local-config", NULL);
+  return v && !strcmp(v, "true");
+}
+
+bool item_is_kptfile(const yml_node *item) {
+  const char *av = item_api_version(item);
+  return str_eq(item_kind(item), "Kptfile") && av && str_has_prefix(av, "kpt.dev/");
+}
+
+int yml_set_str_if_changed(yml_node *map, const char *key, const char *value) {
+  yml_node *cur = yml_map_get(map, key);
+  if (cur && yml_node_kind(cur) == YML_SCALAR) {
+    size_t n;
+    const char *v = yml_scalar_value(cur, &n);
+    if (v && n == strlen(value) && !memcmp(v, value, n) && yml_scalar_is_string(cur))
+      return 0;
+  }
+  int rc = yml_map_set_str(map, key, value);
+  return rc ? rc : 1;
+}
+
+/* ---- dispatcher ---- */
+
+typedef int (*builtin_fn)(fn_rlist *);
+
+static const struct {
+  const char *name;
+  builtin_fn run;
+} table[] = {
+    {"set-namespace", builtin_set_namespace},
+    {"set-labels", builtin_set_labels},
+    {"set-annotations", builtin_set_annotations},
+    {"ensure-name-substring", builtin_ensure_name_substring},
+    {"set-image", builtin_set_image},
+    {"apply-setters", builtin_apply_setters},
+    {"search-replace", builtin_search_replace},
+    {"apply-replacements", builtin_apply_replacements},
+};
+
+int builtin_run(const char *name, fn_rlist *rl) {
+  for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+    if (strcmp(table[i].name, name))
+      continue;
+    error_clear();
+    int rc = table[i].run(rl);
+    if (rc) {
+      char *msg = str_dup(error_message()[0] ? error_message() : error_code_name(rc));
+      fn_result_add(rl, "error", msg ? msg : "function failed", NULL, NULL);
+      free(msg);
+    }
+    return rc;
+  }
+  return error_set(ERR_NOTFOUND, "no built-in function '%s' (built-ins: %s)", name,
+                   catalog_names());
+}
+
+int builtin_run_text(const char *name, const char *in, size_t in_len, buf *out, bool *failed) {
+  fn_rlist rl;
+  memset(&rl, 0, sizeof(rl));
+  *failed = false;
+  if (!catalog_find(name))
+    return error_set(ERR_NOTFOUND, "no built-in function '%s' (built-ins: %s)", name,
+                     catalog_names());
+  int rc = fn_rlist_parse(&rl, in, in_len);
+  if (rc)
+    return rc;
+  int frc = builtin_run(name, &rl);
+  *failed = frc != 0 || fn_results_have_error(rl.results);
+  rc = fn_rlist_write(&rl, out);
+  fn_rlist_free(&rl);
+  return rc;
+}
+
+/* ---- ensure-name-substring ---- */
+
+int builtin_ensure_name_substring(fn_rlist *rl) {
+  const char *prepend = fn_config_get(rl, "prepend");
+  const char *append = fn_config_get(rl, "append");
+  if ((!prepend || !*prepend) && (!append || !*append))
+    return error_set(ERR_INVALID, "function config must set `prepend` or `append`");
+  for (size_t i = 0; i < yml_node_size(rl->items); i++) {
+    yml_node *item = yml_seq_at(rl->items, i);
+    if (item_is_kptfile(item) || item_is_local_config(item))
+      continue;
+    const char *name = item_name(item);
+    if (!name)
+      continue;
+    if ((prepend && *prepend && strstr(name, prepend)) || (append && *append && strstr(name, append)))
+      continue;
+    char *nn = str_printf("%s%s%s", prepend ? prepend : "", name, append ? append : "");
+    int rc = nn ? yml_set_str_if_changed(yml_map_get(item, "metadata"), "name", nn) : ERR_NOMEM;
+    free(nn);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* ---- set-image ---- */
+
+/* Splits an image "name[:tag][@digest]" at the start of its tag/digest. */
+static size_t image_name_len(const char *image) {
+  const char *at = strchr(image, '@');
+  size_t n = at ? (size_t)(at - image) : strlen(image);
+  const char *slash = memrchr(image, '/', n);
+  const char *colon = memrchr(slash ? slash : image, ':', n - (size_t)((slash ? slash : image) - image));
+  return colon ? (size_t)(colon - image) : n;
+}
+
+typedef struct image_spec {
+  const char *name, *new_name, *new_tag, *digest;
+  int changed;
+} image_spec;
+
+static int set_image_in(yml_node *n, image_spec *spec, int depth) {
+  if (depth > 64)
+    return 0;
+  if (yml_node_kind(n) == YML_SEQ) {
+    for (size_t i = 0; i < yml_node_size(n); i++) {
+      int rc = set_image_in(yml_seq_at(n, i), spec, depth + 1);
+      if (rc < 0)
+        return rc;
+    }
+    return 0;
+  }
+  if (yml_node_kind(n) != YML_MAP)
+    return 0;
+  for (size_t i = 0; i < yml_node_size(n); i++) {
+    const char *key = yml_scalar_value(yml_map_key_at(n, i), NULL);
+    yml_node *v = yml_map_value_at(n, i);
+    bool containers = key && (!strcmp(key, "containers") || !strcmp(key, "initContainers") ||
+                              !strcmp(key, "ephemeralContainers"));
+    if (containers && yml_node_kind(v) == YML_SEQ) {
+      for (size_t c = 0; c < yml_node_size(v); c++) {
+        yml_node *ctr = yml_seq_at(v, c);
+        const char *image = yml_node_kind(ctr) == YML_MAP ? yml_lookup_str(ctr, "image", NULL) : NULL;
+        if (!image)
+          continue;
+        size_t nl = image_name_len(image);
+        if (strlen(spec->name) != nl || strncmp(image, spec->name, nl))
+          continue;
+        const char *suffix = image + nl; /* ":tag", "@digest", ":tag@digest" or "" */
+        char *ni;
+        if (spec->digest && *spec->digest)
+          ni = str_printf("%s@%s", spec->new_name ? spec->new_name : spec->name, spec->digest);
+        else if (spec->new_tag && *spec->new_tag)
+          ni = str_printf("%s:%s", spec->new_name ? spec->new_name : spec->name, spec->new_tag);
+        else
+          ni = str_printf("%s%s", spec->new_name ? spec->new_name : spec->name, suffix);
+        int rc = ni ? yml_set_str_if_changed(ctr, "image", ni) : ERR_NOMEM;
+        free(ni);
+        if (rc < 0)
+          return rc;
+        spec->changed += rc;
+      }
+    } else {
+      int rc = set_image_in(v, spec, depth + 1);
+      if (rc < 0)
+        return rc;
+    }
+  }
+  return 0;
+}
+
+int builtin_set_image(fn_rlist *rl) {
+  image_spec spec = {0};
+  yml_node *typed = rl->config ? yml_map_get(rl->config, "image") : NULL;
+  if (typed && yml_node_kind(typed) == YML_MAP) {
+    spec.name = yml_lookup_str(typed, "name", NULL);
+    spec.new_name = yml_lookup_str(typed, "newName", NULL);
+    spec.new_tag = yml_lookup_str(typed, "newTag", NULL);
+    spec.digest = yml_lookup_str(typed, "digest", NULL);
+  } else {
+    spec.name = fn_config_get(rl, "name");
+    spec.new_name = fn_config_get(rl, "newName");
+    spec.new_tag = fn_config_get(rl, "newTag");
+    spec.digest = fn_config_get(rl, "digest");
+  }
+  if (!spec.name || !*spec.name)
+    return error_set(ERR_INVALID, "must specify `name`");
+  if (spec.new_name && !*spec.new_name)
+    spec.new_name = NULL;
+  if (!spec.new_name && !(spec.new_tag && *spec.new_tag) && !(spec.digest && *spec.digest))
+    return error_set(ERR_INVALID, "must specify one of `newName`, `newTag`, or `digest`");
+  for (size_t i = 0; i < yml_node_size(rl->items); i++) {
+    yml_node *item = yml_seq_at(rl->items, i);
+    if (item_is_kptfile(item) || item_is_local_config(item))
+      continue;
+    int rc = set_image_in(item, &spec, 0);
+    if (rc < 0)
+      return rc;
+  }
+  char *msg = str_printf("summary: %d image(s) updated", spec.changed);
+  int rc = msg ? fn_result_add(rl, "info", msg, NULL, NULL) : ERR_NOMEM;
+  free(msg);
+  return rc;
+}

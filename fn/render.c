@@ -1,0 +1,561 @@
+/* render: see render.h. */
+#include "render.h"
+
+#include "base/error.h"
+#include "base/fs.h"
+#include "base/str.h"
+#include "cad/krm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_PACKAGES 1024
+
+void fn_report_init(fn_report *rep) {
+  memset(rep, 0, sizeof(*rep));
+  rep->items = json_array();
+}
+
+void fn_report_free(fn_report *rep) {
+  json_decref(rep->items);
+  memset(rep, 0, sizeof(*rep));
+}
+
+int fn_report_write(const fn_report *rep, const char *dir) {
+  int rc = fs_mkdir_p(dir, 0755);
+  if (rc)
+    return rc;
+  json_t *doc = json_pack("{s:s, s:s, s:{s:s}, s:i}", "apiVersion", "kpt.dev/v1", "kind",
+                          "FunctionResultList", "metadata", "name", "fnresults", "exitCode",
+                          rep->exit_code);
+  if (!doc)
+    return ERR_NOMEM;
+  if (json_array_size(rep->items))
+    json_object_set(doc, "items", rep->items);
+  yml_node *n = yml_from_json(doc);
+  json_decref(doc);
+  buf out = BUF_INIT;
+  rc = n ? yml_node_write(n, &out) : ERR_NOMEM;
+  yml_node_free(n);
+  char *path = rc ? NULL : fs_join(dir, "results.yaml");
+  if (!rc)
+    rc = path ? fs_write_atomic(path, out.data, out.len, 0644) : ERR_NOMEM;
+  free(path);
+  buf_free(&out);
+  return rc;
+}
+
+/* Records one function's outcome in kpt's shape and prints kpt's progress lines. */
+static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o, FILE *log) {
+  json_t *item = json_object();
+  json_object_set_new(item, step->image ? "image" : "exec", json_string(fn_step_display(step)));
+  if (o->stderr_text.len)
+    json_object_set_new(item, "stderr", json_string(buf_cstr(&o->stderr_text)));
+  json_object_set_new(item, "exitCode", json_integer(o->exit_code));
+  if (json_array_size(o->results))
+    json_object_set(item, "results", o->results);
+  json_array_append_new(rep->items, item);
+  rep->functions++;
+  if (!o->ok)
+    rep->exit_code = 1;
+  if (!log)
+    return;
+  if (o->ok) {
+    fprintf(log, "[PASS] \"%s\" in %lldms\n", fn_step_display(step), (long long)o->ms);
+  } else {
+    fprintf(log, "[FAIL] \"%s\" in %lldms\n", fn_step_display(step), (long long)o->ms);
+    fprintf(log, "  Error: %s\n", o->message);
+  }
+  size_t i;
+  json_t *r;
+  if (json_array_size(o->results))
+    fprintf(log, "  Results:\n");
+  json_array_foreach(o->results, i, r) {
+    const char *sev = json_string_value(json_object_get(r, "severity"));
+    const char *msg = json_string_value(json_object_get(r, "message"));
+    if (i >= 10) {
+      fprintf(log, "    ...(%zu more)\n", json_array_size(o->results) - i);
+      break;
+    }
+    fprintf(log, "    [%s]: %s\n", sev ? sev : "info", msg ? msg : "");
+  }
+  if (!o->ok && o->stderr_text.len) {
+    fprintf(log, "  Stderr:\n");
+    const char *s = buf_cstr(&o->stderr_text);
+    int lines = 0;
+    while (*s && lines < 20) {
+      const char *nl = strchr(s, '\n');
+      size_t n = nl ? (size_t)(nl - s) : strlen(s);
+      fprintf(log, "    \"%.*s\"\n", (int)n, s);
+      s += n + (nl ? 1 : 0);
+      lines++;
+    }
+  }
+  if (!o->ok)
+    fprintf(log, "  Exit code: %d\n\n", o->exit_code);
+}
+
+/* Writes `after` under `dir`: files whose bytes differ from `before` (or are new) are
+ * written atomically, identical ones are left alone (not even renamed over), files of
+ * `before` that are gone are deleted. */
+static int write_package(const char *dir, const krm_pkg *before, const krm_pkg *after) {
+  krm_pkg changed;
+  memset(&changed, 0, sizeof(changed));
+  changed.files = calloc(after->nfiles ? after->nfiles : 1, sizeof(krm_file));
+  if (!changed.files)
+    return ERR_NOMEM;
+  int rc = 0;
+  buf a = BUF_INIT, b = BUF_INIT;
+  for (size_t i = 0; i < after->nfiles && !rc; i++) {
+    const krm_file *old = krm_pkg_file(before, after->files[i].path);
+    buf_reset(&a);
+    buf_reset(&b);
+    rc = yml_file_write(after->files[i].yaml, &a);
+    if (!rc && old)
+      rc = yml_file_write(old->yaml, &b);
+    if (!rc && (!old || a.len != b.len || memcmp(buf_cstr(&a), buf_cstr(&b), a.len)))
+      changed.files[changed.nfiles++] = after->files[i]; /* borrowed */
+  }
+  buf_free(&a);
+  buf_free(&b);
+  changed.cap = changed.nfiles;
+  if (!rc)
+    rc = krm_pkg_write(&changed, dir, true);
+  free(changed.files);
+  for (size_t i = 0; !rc && i < before->nfiles; i++) {
+    if (krm_pkg_file(after, before->files[i].path))
+      continue;
+    if (!fs_path_is_safe(before->files[i].path))
+      continue;
+    char *p = fs_join(dir, before->files[i].path);
+    if (!p || (unlink(p) < 0 && errno != ENOENT))
+      rc = error_set_errno(ERR_IO, "cannot delete %s", before->files[i].path);
+    free(p);
+  }
+  return rc;
+}
+
+static yml_node *output_root(const fn_outcome *o) { return yml_file_doc(o->output, 0); }
+
+int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step, fn_report *rep,
+                    FILE *log) {
+  krm_pkg *pkg = NULL, *after = NULL;
+  yml_file *rl = NULL;
+  fn_outcome o;
+  memset(&o, 0, sizeof(o));
+  int rc = krm_pkg_read(&pkg, dir, KRM_READ_SUBPACKAGES);
+  if (rc)
+    return rc;
+  rc = krm_rl_from_pkg(&rl, pkg, step->config);
+  if (rc)
+    goto done;
+  if (log)
+    fprintf(log, "[RUNNING] \"%s\"\n", fn_step_display(step));
+  rc = fn_run_step(env, step, rl, &o);
+  if (rc)
+    goto done;
+  report_step(rep, step, &o, log);
+  if (!o.ok) {
+    rc = error_set(ERR_GENERIC, "function \"%s\" failed: %s", fn_step_display(step), o.message);
+    goto done;
+  }
+  rc = krm_rl_to_pkg(&after, output_root(&o));
+  if (!rc)
+    rc = write_package(dir, pkg, after);
+done:
+  fn_outcome_free(&o);
+  yml_file_free(rl);
+  krm_pkg_free(pkg);
+  krm_pkg_free(after);
+  return rc;
+}
+
+/* ---- render ---- */
+
+/* A view of the files below package directory `prefix` ("" or "a/b/") of `all`, with
+ * package-relative paths. The yml files are borrowed: free with view_free only. */
+static int view_make(const krm_pkg *all, const char *prefix, krm_pkg *view) {
+  memset(view, 0, sizeof(*view));
+  size_t pl = strlen(prefix);
+  view->files = calloc(all->nfiles ? all->nfiles : 1, sizeof(krm_file));
+  if (!view->files)
+    return ERR_NOMEM;
+  for (size_t i = 0; i < all->nfiles; i++) {
+    if (strncmp(all->files[i].path, prefix, pl))
+      continue;
+    krm_file *f = &view->files[view->nfiles];
+    *f = all->files[i];
+    f->path = str_dup(all->files[i].path + pl);
+    if (!f->path)
+      return ERR_NOMEM;
+    view->nfiles++;
+  }
+  view->cap = view->nfiles;
+  return 0;
+}
+
+static void view_free(krm_pkg *view) {
+  for (size_t i = 0; i < view->nfiles; i++)
+    free(view->files[i].path);
+  free(view->files);
+  memset(view, 0, sizeof(*view));
+}
+
+/* Replaces the files below `prefix` in `all` with those of `out` (ownership of out's yml
+ * files moves to `all`). */
+static int replace_below(krm_pkg *all, const char *prefix, krm_pkg *out) {
+  size_t pl = strlen(prefix);
+  /* Drop the old files below the prefix that the output does not have. */
+  for (size_t i = 0; i < all->nfiles;) {
+    if (!strncmp(all->files[i].path, prefix, pl) && !krm_pkg_file(out, all->files[i].path + pl)) {
+      free(all->files[i].path);
+      yml_file_free(all->files[i].yaml);
+      memmove(&all->files[i], &all->files[i + 1], (all->nfiles - i - 1) * sizeof(krm_file));
+      all->nfiles--;
+      continue;
+    }
+    i++;
+  }
+  for (size_t i = 0; i < out->nfiles; i++) {
+    char *p = str_printf("%s%s", prefix, out->files[i].path);
+    if (!p)
+      return ERR_NOMEM;
+    yml_file *y = out->files[i].yaml;
+    out->files[i].yaml = NULL;
+    int rc = krm_pkg_put(all, p, y);
+    free(p);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static bool labels_match(const yml_node *want, const yml_node *have) {
+  for (size_t i = 0; i < yml_node_size(want); i++) {
+    const char *k = yml_scalar_value(yml_map_key_at(want, i), NULL);
+    const char *v = yml_scalar_value(yml_map_value_at(want, i), NULL);
+    const char *h = k && have ? yml_lookup_str(have, k, NULL) : NULL;
+    if (!h || !str_eq(h, v))
+      return false;
+  }
+  return true;
+}
+
+/* kpt's selector: every field given must match. */
+static bool selector_matches(const yml_node *sel, const yml_node *item) {
+  if (!sel || yml_node_kind(sel) != YML_MAP)
+    return false;
+  static const char *const paths[][3] = {{"apiVersion", NULL, NULL},
+                                         {"kind", NULL, NULL},
+                                         {"metadata", "name", NULL},
+                                         {"metadata", "namespace", NULL}};
+  static const char *const keys[] = {"apiVersion", "kind", "name", "namespace"};
+  for (size_t i = 0; i < 4; i++) {
+    const char *want = yml_lookup_str(sel, keys[i], NULL);
+    if (!want)
+      continue;
+    const char *have = yml_lookup_str(item, paths[i][0], paths[i][1], NULL);
+    if (!str_eq(want, have))
+      return false;
+  }
+  const yml_node *l = yml_map_get(sel, "labels");
+  if (l && yml_node_kind(l) == YML_MAP && !labels_match(l, yml_lookup(item, "metadata", "labels", NULL)))
+    return false;
+  const yml_node *a = yml_map_get(sel, "annotations");
+  if (a && yml_node_kind(a) == YML_MAP &&
+      !labels_match(a, yml_lookup(item, "metadata", "annotations", NULL)))
+    return false;
+  return true;
+}
+
+static bool any_matches(const yml_node *list, const yml_node *item) {
+  for (size_t i = 0; list && yml_node_kind(list) == YML_SEQ && i < yml_node_size(list); i++)
+    if (selector_matches(yml_seq_at(list, i), item))
+      return true;
+  return false;
+}
+
+/* The functionConfig of a pipeline entry: configMap (a ConfigMap made of it), configPath
+ * (the resource in that file of the package), or config. New node (caller frees) or NULL
+ * with *rc set on error. */
+static yml_node *step_config(const yml_node *entry, const krm_pkg *view, int *rc) {
+  *rc = 0;
+  const yml_node *cm = yml_map_get(entry, "configMap");
+  if (cm && yml_node_kind(cm) == YML_MAP) {
+    yml_node *c = yml_map_new(YML_BLOCK);
+    yml_node *meta = yml_map_new(YML_BLOCK);
+    if (!c || !meta || yml_map_set_str(c, "apiVersion", "v1") || yml_map_set_str(c, "kind", "ConfigMap") ||
+        yml_map_set_str(meta, "name", "function-input") || yml_map_set(c, "metadata", meta)) {
+      yml_node_free(c);
+      *rc = ERR_NOMEM;
+      return NULL;
+    }
+    yml_node *data = yml_node_copy(cm);
+    if (!data || yml_map_set(c, "data", data)) {
+      yml_node_free(c);
+      *rc = ERR_NOMEM;
+      return NULL;
+    }
+    return c;
+  }
+  const char *cp = yml_lookup_str(entry, "configPath", NULL);
+  if (cp) {
+    const krm_file *f = fs_path_is_safe(cp) ? krm_pkg_file(view, cp) : NULL;
+    yml_node *doc = f ? yml_file_doc(f->yaml, 0) : NULL;
+    if (!doc) {
+      *rc = error_set(ERR_NOTFOUND, "configPath %s: no such file in the package", cp);
+      return NULL;
+    }
+    yml_node *c = yml_node_copy(doc);
+    /* kpt hands the config without its file annotations. */
+    if (c) {
+      krm_remove_annotation(c, KRM_ANN_PATH);
+      krm_remove_annotation(c, KRM_ANN_INDEX);
+    }
+    if (!c)
+      *rc = ERR_NOMEM;
+    return c;
+  }
+  const yml_node *config = yml_map_get(entry, "config");
+  if (config && yml_node_kind(config) == YML_MAP) {
+    yml_node *c = yml_node_copy(config);
+    if (!c)
+      *rc = ERR_NOMEM;
+    return c;
+  }
+  return NULL;
+}
+
+/* Runs one pipeline entry over `rl` (the package's current ResourceList, replaced by the
+ * function's output for a mutator). */
+static int run_entry(const fn_env *env, const char *pkg_dir, const yml_node *entry,
+                     const krm_pkg *view, bool validator, bool allow_exec, yml_file **rl,
+                     fn_report *rep, FILE *log) {
+  const char *image = yml_lookup_str(entry, "image", NULL);
+  const char *exec = yml_lookup_str(entry, "exec", NULL);
+  if (!image && !exec)
+    return error_set(ERR_INVALID, "%s/Kptfile: a pipeline function needs `image` or `exec`", pkg_dir);
+  if (exec && !image && !allow_exec)
+    return error_set(ERR_FORBIDDEN, "must run with `--allow-exec` option to allow running function "
+                                    "binaries");
+  int rc = 0;
+  yml_node *config = step_config(entry, view, &rc);
+  if (rc)
+    return rc;
+  fn_step step = {.image = image, .exec = image ? NULL : exec, .exec_base_dir = pkg_dir,
+                  .config = config};
+  const yml_node *selectors = yml_map_get(entry, "selectors");
+  const yml_node *exclude = yml_map_get(entry, "exclude");
+  bool selecting = (selectors && yml_node_size(selectors)) || (exclude && yml_node_size(exclude));
+  yml_node *root = yml_file_doc(*rl, 0);
+  yml_node *items = yml_map_get(root, "items");
+  yml_file *in = NULL;
+  yml_node *in_root = NULL, *in_items = NULL;
+  bool *picked = NULL;
+  size_t n = items ? yml_node_size(items) : 0;
+  fn_outcome o;
+  memset(&o, 0, sizeof(o));
+  if (!selecting) {
+    /* Every item: the package's ResourceList itself is the input (no copies, so every
+     * comment travels as it is). */
+    yml_map_remove(root, "functionConfig");
+    error_clear();
+    if (config) {
+      rc = yml_map_set(root, "functionConfig", config);
+      config = NULL;
+    }
+    if (rc)
+      goto done;
+  } else {
+    /* The function's input: the selected items (copies), with the config. */
+    in = yml_file_new();
+    in_root = yml_map_new(YML_BLOCK);
+    in_items = yml_seq_new(YML_BLOCK);
+    picked = calloc(n ? n : 1, sizeof(bool));
+    if (!in || !in_root || !in_items || !picked) {
+      rc = ERR_NOMEM;
+      goto done;
+    }
+    /* A copy of the whole list minus the unpicked items: copying the list (not item by
+     * item) keeps the comments written between items. */
+    for (size_t i = 0; i < n; i++) {
+      yml_node *it = yml_seq_at(items, i);
+      picked[i] = (!selectors || !yml_node_size(selectors) || any_matches(selectors, it)) &&
+                  !any_matches(exclude, it);
+    }
+    yml_node_free(in_items);
+    in_items = yml_node_copy(items);
+    if (!in_items)
+      rc = ERR_NOMEM;
+    for (size_t i = n; i-- > 0 && !rc;)
+      if (!picked[i])
+        rc = yml_seq_remove_at(in_items, i);
+    if (!rc)
+      rc = yml_map_set_str(in_root, "apiVersion", "config.kubernetes.io/v1");
+    if (!rc)
+      rc = yml_map_set_str(in_root, "kind", "ResourceList");
+    if (!rc) {
+      rc = yml_map_set(in_root, "items", in_items);
+      in_items = NULL;
+    }
+    if (!rc && config) {
+      rc = yml_map_set(in_root, "functionConfig", config);
+      config = NULL;
+    }
+    if (!rc) {
+      rc = yml_file_add_doc(in, in_root);
+      in_root = NULL;
+    }
+    if (rc)
+      goto done;
+  }
+  if (log)
+    fprintf(log, "[RUNNING] \"%s\"%s\n", fn_step_display(&step),
+            selecting ? " on selected resources" : "");
+  rc = fn_run_step(env, &step, in ? in : *rl, &o);
+  if (!rc)
+    report_step(rep, &step, &o, log);
+  if (!rc && !o.ok)
+    rc = error_set(ERR_GENERIC, "function \"%s\" failed: %s", fn_step_display(&step), o.message);
+  if (!rc && !validator && !selecting) {
+    yml_file_free(*rl);
+    *rl = o.output;
+    o.output = NULL;
+  } else if (!rc && !validator) {
+    /* New item list: the function's output, then the items it did not see. (Known
+     * limit: a comment written between items, such as a file's head comment, is kept for
+     * the items the function saw but lost for those it did not.) */
+    yml_node *out_items = yml_map_get(output_root(&o), "items");
+    yml_node *merged = out_items && yml_node_kind(out_items) == YML_SEQ ? yml_node_copy(out_items)
+                                                                         : yml_seq_new(YML_BLOCK);
+    for (size_t i = 0; merged && i < n && !rc; i++)
+      if (!picked[i])
+        rc = yml_seq_append(merged, yml_node_copy(yml_seq_at(items, i)));
+    if (!merged)
+      rc = ERR_NOMEM;
+    if (!rc)
+      rc = yml_map_set(root, "items", merged);
+    else
+      yml_node_free(merged);
+  }
+done:
+  fn_outcome_free(&o);
+  free(picked);
+  yml_node_free(in_items);
+  yml_node_free(in_root);
+  yml_node_free(config);
+  yml_file_free(in);
+  return rc;
+}
+
+/* Renders one package (directory `rel` of the tree, "" for the root) after its
+ * subpackages, in place in `all`. */
+static int render_one(const fn_env *env, const char *root_dir, const char *rel, krm_pkg *all,
+                      bool allow_exec, fn_report *rep, FILE *log) {
+  char *prefix = rel[0] ? str_printf("%s/", rel) : str_dup("");
+  char *kpt_path = str_printf("%sKptfile", prefix ? prefix : "");
+  char *pkg_dir = rel[0] ? str_printf("%s/%s", root_dir, rel) : str_dup(root_dir);
+  krm_pkg view;
+  memset(&view, 0, sizeof(view));
+  yml_file *rl = NULL;
+  krm_pkg *out = NULL;
+  int rc = prefix && kpt_path && pkg_dir ? 0 : ERR_NOMEM;
+  if (rc)
+    goto done;
+  /* Subpackages first: the Kptfiles directly below this package (no Kptfile between). */
+  for (size_t i = 0; i < all->nfiles && !rc; i++) {
+    const char *p = all->files[i].path;
+    size_t pl = strlen(p);
+    if (strncmp(p, prefix, strlen(prefix)) || pl <= strlen(prefix) + 8 ||
+        strcmp(p + pl - 8, "/Kptfile"))
+      continue;
+    char *sub = str_ndup(p, pl - 8);
+    if (!sub) {
+      rc = ERR_NOMEM;
+      break;
+    }
+    /* Direct child: no other Kptfile directory between this package and it. */
+    bool direct = true;
+    for (char *s = strchr(sub + strlen(prefix), '/'); s && direct; s = strchr(s + 1, '/')) {
+      char *mid = str_printf("%.*s/Kptfile", (int)(s - sub), sub);
+      direct = !(mid && krm_pkg_file(all, mid));
+      free(mid);
+    }
+    if (direct)
+      rc = render_one(env, root_dir, sub, all, allow_exec, rep, log);
+    free(sub);
+  }
+  if (rc)
+    goto done;
+  rep->packages++;
+  if (log) {
+    char *shown = rel[0] ? str_printf("%s/%s", root_dir, rel) : str_dup(root_dir);
+    fprintf(log, "Package \"%s\": \n", shown ? shown : rel);
+    free(shown);
+  }
+  krm_file *kf = krm_pkg_file(all, kpt_path);
+  yml_node *kroot = kf ? yml_file_doc(kf->yaml, 0) : NULL;
+  yml_node *pipeline = kroot ? yml_map_get(kroot, "pipeline") : NULL;
+  yml_node *mutators = pipeline ? yml_map_get(pipeline, "mutators") : NULL;
+  yml_node *validators = pipeline ? yml_map_get(pipeline, "validators") : NULL;
+  size_t nm = mutators && yml_node_kind(mutators) == YML_SEQ ? yml_node_size(mutators) : 0;
+  size_t nv = validators && yml_node_kind(validators) == YML_SEQ ? yml_node_size(validators) : 0;
+  if (!nm && !nv)
+    goto done;
+  /* Copy the pipeline: the Kptfile itself may be changed by a mutator. */
+  yml_node *pipe_copy = yml_node_copy(pipeline);
+  if (!pipe_copy) {
+    rc = ERR_NOMEM;
+    goto done;
+  }
+  mutators = yml_map_get(pipe_copy, "mutators");
+  validators = yml_map_get(pipe_copy, "validators");
+  rc = view_make(all, prefix, &view);
+  if (!rc)
+    rc = krm_rl_from_pkg(&rl, &view, NULL);
+  for (size_t i = 0; i < nm && !rc; i++)
+    rc = run_entry(env, pkg_dir, yml_seq_at(mutators, i), &view, false, allow_exec, &rl, rep, log);
+  for (size_t i = 0; i < nv && !rc; i++)
+    rc = run_entry(env, pkg_dir, yml_seq_at(validators, i), &view, true, allow_exec, &rl, rep, log);
+  yml_node_free(pipe_copy);
+  if (!rc && nm) {
+    rc = krm_rl_to_pkg(&out, yml_file_doc(rl, 0));
+    view_free(&view);
+    if (!rc)
+      rc = replace_below(all, prefix, out);
+  }
+done:
+  view_free(&view);
+  krm_pkg_free(out);
+  yml_file_free(rl);
+  free(prefix);
+  free(kpt_path);
+  free(pkg_dir);
+  return rc;
+}
+
+int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_report *rep,
+                      FILE *log) {
+  krm_pkg *before = NULL, *all = NULL;
+  char *kptfile = fs_join(dir, "Kptfile");
+  int rc = kptfile ? 0 : ERR_NOMEM;
+  if (!rc && !fs_exists(kptfile))
+    rc = error_set(ERR_NOTFOUND, "%s is not a kpt package (no Kptfile)", dir);
+  free(kptfile);
+  if (!rc)
+    rc = krm_pkg_read(&before, dir, KRM_READ_SUBPACKAGES);
+  if (!rc)
+    rc = krm_pkg_read(&all, dir, KRM_READ_SUBPACKAGES);
+  if (!rc)
+    rc = render_one(env, dir, "", all, allow_exec, rep, log);
+  if (!rc)
+    rc = write_package(dir, before, all);
+  if (!rc && log)
+    fprintf(log, "\nSuccessfully executed %d function(s) in %d package(s).\n", rep->functions,
+            rep->packages);
+  krm_pkg_free(before);
+  krm_pkg_free(all);
+  return rc;
+}

@@ -1,0 +1,154 @@
+/* runner: see runner.h. */
+#include "runner.h"
+
+#include "base/error.h"
+#include "base/str.h"
+#include "cad/krm.h"
+#include "fn/builtin.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void fn_env_default(fn_env *env) {
+  memset(env, 0, sizeof(*env));
+  env->mode = SANDBOX_STRICT;
+  sandbox_limits_default(&env->limits);
+  env->builtins_in_process = true;
+}
+
+void fn_outcome_free(fn_outcome *out) {
+  buf_free(&out->stderr_text);
+  json_decref(out->results);
+  yml_file_free(out->output);
+  memset(out, 0, sizeof(*out));
+}
+
+const char *fn_step_display(const fn_step *step) {
+  return step->image ? step->image : step->exec ? step->exec : "";
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parses the function's stdout into out->output/results. Sets out->ok accordingly. */
+static void take_output(fn_outcome *out, const buf *text, bool exited_ok) {
+  yml_file *f = NULL;
+  int rc = yml_file_parse(&f, "function output", text->data ? text->data : "", text->len);
+  yml_node *root = rc ? NULL : yml_file_doc(f, 0);
+  if (!rc && (!root || krm_rl_check(root)))
+    rc = root ? ERR_INVALID : error_set(ERR_INVALID, "the function wrote no ResourceList");
+  if (!rc) {
+    yml_node *results = yml_map_get(root, "results");
+    json_t *j = results ? yml_to_json(results) : NULL;
+    if (json_is_array(j)) {
+      json_decref(out->results);
+      out->results = j;
+    } else {
+      json_decref(j);
+    }
+  }
+  if (rc) {
+    if (exited_ok) {
+      char snippet[64];
+      size_t n = text->len < sizeof(snippet) - 1 ? text->len : sizeof(snippet) - 1;
+      memcpy(snippet, text->data ? text->data : "", n);
+      snippet[n] = 0;
+      for (char *p = snippet; *p; p++)
+        if (*p == '\n' || (unsigned char)*p < 32)
+          *p = ' ';
+      snprintf(out->message, sizeof(out->message),
+               "exited with code 0 but its output is not a valid ResourceList (%s); output "
+               "starts with \"%s\"",
+               error_message(), snippet);
+      out->exit_code = 1;
+    }
+    yml_file_free(f);
+    out->ok = false;
+    return;
+  }
+  if (exited_ok) {
+    out->output = f;
+    out->ok = true;
+  } else {
+    yml_file_free(f);
+  }
+}
+
+int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, fn_outcome *out) {
+  buf_init(&out->stderr_text, (size_t)64 << 10);
+  out->results = json_array();
+  resolved_fn fn;
+  memset(&fn, 0, sizeof(fn));
+  int rc = step->image ? resolve_image(&env->resolve, step->image, &fn)
+           : step->exec ? resolve_exec(&env->resolve, step->exec, step->exec_base_dir, &fn)
+                        : error_set(ERR_INVALID, "a function needs an image or an exec command");
+  if (rc)
+    return rc;
+  buf in = BUF_INIT;
+  rc = yml_file_write(input, &in);
+  if (rc)
+    goto done;
+  int64_t start = now_ms();
+  if (fn.kind == RESOLVED_BUILTIN && env->builtins_in_process) {
+    buf text = BUF_INIT;
+    bool failed = false;
+    rc = builtin_run_text(fn.builtin, in.data ? in.data : "", in.len, &text, &failed);
+    if (rc) {
+      buf_free(&text);
+      goto done;
+    }
+    out->exit_code = failed ? 1 : 0;
+    take_output(out, &text, !failed);
+    if (failed) {
+      /* A built-in reports its failure as results; also on stderr, as the image does. */
+      size_t i;
+      json_t *r;
+      json_array_foreach(out->results, i, r) {
+        if (str_eq(json_string_value(json_object_get(r, "severity")), "error"))
+          buf_printf(&out->stderr_text, "%s\n", json_string_value(json_object_get(r, "message")));
+      }
+      snprintf(out->message, sizeof(out->message), "exited with code 1");
+    }
+    buf_free(&text);
+  } else {
+    char self[PATH_MAX];
+    char *self_argv[] = {"portico", "fn", "run", fn.builtin, NULL};
+    if (fn.kind == RESOLVED_BUILTIN && !realpath("/proc/self/exe", self)) {
+      rc = error_set_errno(ERR_IO, "cannot find Portico's own executable");
+      goto done;
+    }
+    bool self_run = fn.kind == RESOLVED_BUILTIN;
+    sandbox_spec spec = {.exe = self_run ? self : fn.exe, .argv = self_run ? self_argv : fn.argv, .stdin_data = in.data,
+                         .stdin_len = in.len, .limits = env->limits, .mode = env->mode};
+    sandbox_result sr;
+    memset(&sr, 0, sizeof(sr));
+    rc = sandbox_run(&spec, &sr);
+    if (!rc) {
+      buf_append(&out->stderr_text, sr.err.data ? sr.err.data : "",
+                 sr.err.len < ((size_t)64 << 10) ? sr.err.len : ((size_t)64 << 10));
+      if (sr.outcome == SANDBOX_OK) {
+        out->exit_code = sr.exit_code;
+        take_output(out, &sr.out, sr.exit_code == 0);
+        if (sr.exit_code != 0)
+          snprintf(out->message, sizeof(out->message), "exited with code %d", sr.exit_code);
+      } else {
+        out->exit_code = 1;
+        char why[300];
+        sandbox_describe(&sr, why, sizeof(why));
+        snprintf(out->message, sizeof(out->message), "%s", why);
+      }
+    }
+    sandbox_result_free(&sr);
+  }
+  out->ms = now_ms() - start;
+done:
+  buf_free(&in);
+  resolved_fn_free(&fn);
+  return rc;
+}

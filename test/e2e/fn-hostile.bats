@@ -1,0 +1,207 @@
+#!/usr/bin/env bats
+# Hostile functions (test/fn-hostile/*.c) run through `portico fn eval --exec`. Each must
+# be contained, killed within its limit and reported clearly; the package and the host
+# stay unchanged and the caller keeps working.
+
+setup_file() {
+  export HOSTILE_BIN="$BATS_FILE_TMPDIR/bin"
+  mkdir -p "$HOSTILE_BIN"
+  for src in "$PORTICO_ROOT"/test/fn-hostile/*.c; do
+    name=$(basename "$src" .c)
+    cc -O1 -o "$HOSTILE_BIN/$name" "$src" || return 1
+  done
+  printf '#!/bin/sh\nexec cat\n' >"$HOSTILE_BIN/identity"
+  chmod 755 "$HOSTILE_BIN"/*
+}
+
+setup() {
+  PKG="$BATS_TEST_TMPDIR/pkg"
+  mkdir -p "$PKG"
+  cat >"$PKG/Kptfile" <<'YAML'
+apiVersion: kpt.dev/v1
+kind: Kptfile
+metadata:
+  name: pkg
+YAML
+  cat >"$PKG/cm.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app-config # keep me
+data:
+  key: value
+YAML
+  BEFORE=$(cd "$PKG" && find . -type f | sort | xargs sha256sum)
+}
+
+# The package is byte for byte what setup wrote.
+assert_package_untouched() {
+  after=$(cd "$PKG" && find . -type f | sort | xargs sha256sum)
+  [ "$after" = "$BEFORE" ] || { echo "package changed:"; diff <(echo "$BEFORE") <(echo "$after"); return 1; }
+}
+
+assert_no_escape() {
+  if grep -q 'ESCAPED' <<<"$output"; then echo "$output"; return 1; fi
+}
+
+# A well-behaved function still runs afterwards.
+assert_caller_works() {
+  run "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/identity"
+  [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+}
+
+hostile() { # hostile NAME [portico flags...] [-- args for the program]
+  local name=$1; shift
+  run "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/$name${HOSTILE_ARGS:+ $HOSTILE_ARGS}" "$@"
+  echo "$output"
+}
+
+@test "fork bomb is contained by the process limit and killed at the wall time" {
+  start=$SECONDS
+  hostile forkbomb --timeout 2s
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"wall time limit"* ]]
+  [ $((SECONDS - start)) -lt 10 ]
+  sleep 0.2
+  ! pgrep -f "$HOSTILE_BIN/forkbomb"
+  assert_package_untouched
+  assert_caller_works
+}
+
+@test "busy loop is killed at the CPU time limit" {
+  start=$SECONDS
+  hostile busyloop --cpu-time 1s --timeout 20s
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"CPU time limit"* ]]
+  [ $((SECONDS - start)) -lt 10 ]
+  assert_package_untouched
+}
+
+@test "sleep forever (with a setsid child) is killed at the wall time, children included" {
+  start=$SECONDS
+  hostile sleeper --timeout 1s
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"killed after"*"wall time limit of 1000 ms"* ]]
+  [ $((SECONDS - start)) -lt 8 ]
+  sleep 0.2
+  ! pgrep -f "$HOSTILE_BIN/sleeper"
+  assert_package_untouched
+}
+
+@test "memory hog is stopped by the memory limit" {
+  hostile memhog --memory 256Mi
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  [[ "$output" == *"memory hog stopped after"* ]]
+  mib=$(sed -nE 's/.*stopped after ([0-9]+) MiB.*/\1/p' <<<"$output" | head -1)
+  [ "$mib" -le 256 ]
+  assert_package_untouched
+}
+
+@test "network: no connection reaches a listener on the host's loopback" {
+  port_file="$BATS_TEST_TMPDIR/port"
+  got="$BATS_TEST_TMPDIR/got"
+  python3 - "$port_file" "$got" <<'PY' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+s.settimeout(8)
+try:
+    c, _ = s.accept(); open(sys.argv[2], "w").write("connected\n")
+except Exception:
+    pass
+PY
+  listener=$!
+  for _ in $(seq 50); do [ -s "$port_file" ] && break; sleep 0.1; done
+  HOSTILE_ARGS=$(cat "$port_file") hostile netconnect
+  kill "$listener" 2>/dev/null || true
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  [[ "$output" == *"connect 127.0.0.1"* ]]
+  [ ! -e "$got" ]
+  assert_package_untouched
+}
+
+@test "reading host files and the controller's secrets fails" {
+  secret_dir="$BATS_TEST_TMPDIR/secrets"
+  mkdir -p "$secret_dir" && echo "s3cr3t-token" >"$secret_dir/token" && chmod 644 "$secret_dir/token"
+  HOSTILE_ARGS="$secret_dir/token $PKG/cm.yaml $HOME/.bashrc" hostile readhost
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  [[ "$output" == *"cannot read /etc/shadow"* ]]
+  [[ "$output" != *"s3cr3t"* ]]
+  assert_package_untouched
+}
+
+@test "writing outside the sandbox fails; its private /tmp never reaches the host" {
+  target="$BATS_TEST_TMPDIR/host-file"
+  echo original >"$target"
+  rm -f /tmp/portico-hostile-marker
+  HOSTILE_ARGS="$PKG/cm.yaml $target $PKG/new.yaml" hostile writehost
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  [[ "$output" == *"wrote private /tmp/portico-hostile-marker"* ]]
+  [ ! -e /tmp/portico-hostile-marker ]
+  [ "$(cat "$target")" = original ]
+  [ ! -e /etc/pwned ] && [ ! -e /usr/pwned ]
+  assert_package_untouched
+}
+
+@test "gigabytes of output are cut at the output limit" {
+  start=$SECONDS
+  hostile bigoutput --max-output 1Mi
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"output larger than its limit"* ]]
+  [ $((SECONDS - start)) -lt 10 ]
+  assert_package_untouched
+}
+
+@test "ptrace is refused" {
+  hostile tracer
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  [[ "$output" == *"ptrace: Operation not permitted"* ]]
+}
+
+@test "kill(-1) reaches only the sandbox's own processes" {
+  sleep 30 &
+  bystander=$!
+  hostile killall
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"kill(-1) returned 0 and I am still here"* ]]
+  kill -0 "$bystander"
+  kill "$bystander"
+  assert_caller_works
+}
+
+@test "setuid, mount, chroot, unshare and module loading are refused" {
+  hostile privesc
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  [[ "$output" == *"uid=65534 euid=65534"* ]]
+}
+
+@test "the environment is empty: the caller's secrets do not leak" {
+  SECRET_TOKEN=hunter2 AWS_SECRET_ACCESS_KEY=leak run env SECRET_TOKEN=hunter2 \
+    "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/envleak"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  [[ "$output" == *"environment has 0 entries"* ]]
+  [[ "$output" != *"hunter2"* ]]
+}
+
+@test "exit 0 with garbage output is a failure and leaves the package untouched" {
+  hostile garbage
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"not a valid ResourceList"* ]]
+  assert_package_untouched
+  assert_caller_works
+}
+
+@test "results file records the failure in kpt's format" {
+  hostile garbage --results-dir "$BATS_TEST_TMPDIR/results"
+  [ "$status" -eq 1 ]
+  grep -q 'kind: FunctionResultList' "$BATS_TEST_TMPDIR/results/results.yaml"
+  grep -q 'exitCode: 1' "$BATS_TEST_TMPDIR/results/results.yaml"
+}

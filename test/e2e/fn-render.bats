@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# Differential tests: `portico fn render --allow-exec` against `kpt fn render --allow-exec`
+# on the same packages and the same exec pipelines (shell functions, run by Portico in its
+# sandbox). The resulting trees must be byte-identical, failures must fail both and leave
+# the package untouched.
+
+setup() {
+  command -v kpt >/dev/null || skip "kpt is not installed: SKIPPING the render differential tests"
+  FNS="$BATS_TEST_TMPDIR/fns"
+  mkdir -p "$FNS"
+  printf '#!/bin/sh\nexec sed -e "s/name: app$/name: app-prod/"\n' >"$FNS/rename.sh"
+  printf '#!/bin/sh\nexec sed -e "s/replicas: 1$/replicas: 3/"\n' >"$FNS/scale.sh"
+  printf '#!/bin/sh\nexec sed -e "s/image: nginx$/image: nginx:1.25/"\n' >"$FNS/pin.sh"
+  printf '#!/bin/sh\nexec sed -e "s/value: sub$/value: sub-rendered/"\n' >"$FNS/sub.sh"
+  cat >"$FNS/generate.sh" <<'SH'
+#!/bin/sh
+# Adds a ConfigMap in a new file.
+exec sed -e '/^items:$/a\
+- apiVersion: v1\
+  kind: ConfigMap\
+  metadata:\
+    name: generated\
+    annotations:\
+      config.kubernetes.io/path: '"'"'generated.yaml'"'"'\
+  data:\
+    made-by: generator'
+SH
+  cat >"$FNS/delete-obsolete.sh" <<'SH'
+#!/bin/sh
+# Drops every top-level item whose text mentions "name: obsolete".
+exec awk '
+  function flush() { if (block != "" && block !~ /name: obsolete/) printf "%s", block; block = "" }
+  /^items:/ { print; initems = 1; next }
+  initems && /^- / { flush(); block = $0 "\n"; next }
+  initems && /^[^ -]/ { flush(); initems = 0 }
+  initems { block = block $0 "\n"; next }
+  { print }
+  END { flush() }'
+SH
+  printf '#!/bin/sh\ncat >/dev/null\necho "replicas must be at most 2" >&2\nexit 1\n' >"$FNS/reject.sh"
+  printf '#!/bin/sh\nexec cat\n' >"$FNS/accept.sh"
+  chmod 755 "$FNS"/*.sh
+  A="$BATS_TEST_TMPDIR/kpt/pkg" B="$BATS_TEST_TMPDIR/portico/pkg"
+  mkdir -p "$A/sub/deeper" "$A/other"
+}
+
+kptfile() { # kptfile DIR NAME [pipeline yaml...]
+  local dir=$1 name=$2; shift 2
+  { printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: %s\n' "$name"; printf '%s\n' "$@"; } >"$dir/Kptfile"
+}
+
+resources() {
+  cat >"$A/app.yaml" <<'YAML'
+# The application.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  # renamed by the pipeline
+  name: app
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers:
+        - name: main
+          image: nginx
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: obsolete
+data:
+  a: b
+YAML
+  cat >"$A/sub/sub.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app
+data:
+  value: sub
+YAML
+  cat >"$A/sub/deeper/deep.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata:
+  name: app
+spec:
+  ports:
+  - port: 80
+    # indented the kpt way
+    targetPort: 8080
+YAML
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  replicas: 1\n' >"$A/other/o.yaml"
+}
+
+# both [render flags...]: renders copies with kpt and portico; sets KPT_STATUS / PORTICO_STATUS.
+both() {
+  cp -r "$A" "$BATS_TEST_TMPDIR/original"
+  mkdir -p "$(dirname "$B")" && cp -r "$A" "$B"
+  run kpt fn render "$A" "$@"
+  echo "kpt: $output"
+  KPT_STATUS=$status
+  run "$PORTICO_BIN" fn render "$B" "$@"
+  echo "portico: $output"
+  PORTICO_STATUS=$status
+}
+
+@test "three-function pipeline with nested subpackages: identical trees" {
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/rename.sh" "    - exec: $FNS/scale.sh" "    - exec: $FNS/pin.sh"
+  kptfile "$A/sub" sub 'pipeline:' '  mutators:' "  - exec: $FNS/sub.sh"
+  kptfile "$A/sub/deeper" deeper
+  kptfile "$A/other" other 'info:' '  description: no pipeline here'
+  both --allow-exec
+  [ "$KPT_STATUS" -eq 0 ] && [ "$PORTICO_STATUS" -eq 0 ]
+  diff -r "$A" "$B"
+  grep -B1 'name: app-prod' "$B/app.yaml" | grep -q '# renamed by the pipeline'
+  grep -q 'replicas: 3' "$B/app.yaml"
+  grep -q 'image: nginx:1.25' "$B/app.yaml"
+  grep -q 'value: sub-rendered' "$B/sub/sub.yaml"
+  grep -q 'name: app-prod' "$B/sub/deeper/deep.yaml"
+}
+
+@test "functions that create and delete resources: same files created and deleted" {
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/generate.sh" "    - exec: $FNS/delete-obsolete.sh"
+  both --allow-exec
+  [ "$KPT_STATUS" -eq 0 ] && [ "$PORTICO_STATUS" -eq 0 ]
+  diff -r "$A" "$B"
+  [ -f "$B/generated.yaml" ]
+  ! grep -q obsolete "$B/app.yaml"
+}
+
+@test "selectors and exclusions pick what a function sees" {
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' \
+    "    - exec: $FNS/rename.sh" '      selectors:' '        - kind: ConfigMap' \
+    "    - exec: $FNS/scale.sh" '      exclude:' '        - name: other'
+  both --allow-exec
+  [ "$KPT_STATUS" -eq 0 ] && [ "$PORTICO_STATUS" -eq 0 ]
+  diff -r "$A" "$B"
+  grep -q 'name: app$' "$B/app.yaml"
+  grep -q 'name: app-prod' "$B/sub/sub.yaml"
+}
+
+@test "a failing validator fails both and leaves the package untouched" {
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/rename.sh" '  validators:' "    - exec: $FNS/accept.sh" "    - exec: $FNS/reject.sh"
+  both --allow-exec
+  [ "$KPT_STATUS" -ne 0 ] && [ "$PORTICO_STATUS" -eq 1 ]
+  [[ "$output" == *"replicas must be at most 2"* ]]
+  diff -r "$BATS_TEST_TMPDIR/original" "$B"
+  diff -r "$A" "$B"
+}
+
+@test "a failing mutator in a subpackage stops the render; nothing is written" {
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/rename.sh"
+  kptfile "$A/sub" sub 'pipeline:' '  mutators:' "    - exec: $FNS/sub.sh" "    - exec: $FNS/reject.sh"
+  both --allow-exec
+  [ "$KPT_STATUS" -ne 0 ] && [ "$PORTICO_STATUS" -eq 1 ]
+  diff -r "$BATS_TEST_TMPDIR/original" "$B"
+}
+
+@test "exec functions are refused without --allow-exec, as kpt does" {
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/rename.sh"
+  both
+  [ "$KPT_STATUS" -ne 0 ] && [ "$PORTICO_STATUS" -eq 1 ]
+  [[ "$output" == *"--allow-exec"* ]]
+  diff -r "$BATS_TEST_TMPDIR/original" "$B"
+}
+
+@test "configMap and configPath reach the function as its functionConfig" {
+  resources
+  printf '#!/bin/sh\nexec sed -e "s/replicas: 1$/replicas: 7/"\n' >"$FNS/needs-config.sh"
+  cat >"$FNS/check-config.sh" <<'SH'
+#!/bin/sh
+in=$(cat)
+case "$in" in
+  *"functionConfig:"*"tier: gold"*) printf '%s\n' "$in" ;;
+  *) echo "no config" >&2; exit 1 ;;
+esac
+SH
+  chmod 755 "$FNS"/*.sh
+  cat >"$A/fn-config.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: conf
+  annotations:
+    config.kubernetes.io/local-config: "true"
+data:
+  tier: gold
+YAML
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/check-config.sh" '      configPath: fn-config.yaml' \
+    "    - exec: $FNS/check-config.sh" '      configMap:' '        tier: gold'
+  both --allow-exec
+  [ "$KPT_STATUS" -eq 0 ] && [ "$PORTICO_STATUS" -eq 0 ]
+  diff -r "$A" "$B"
+}
+
+@test "results-dir: kpt's FunctionResultList with one item per function" {
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/rename.sh" "    - exec: $FNS/scale.sh"
+  both --allow-exec --results-dir "$BATS_TEST_TMPDIR/results"
+  [ "$PORTICO_STATUS" -eq 0 ]
+  r="$BATS_TEST_TMPDIR/results/results.yaml"
+  grep -q '^kind: FunctionResultList' "$r"
+  grep -q '^exitCode: 0' "$r"
+  [ "$(grep -c 'exitCode: 0' "$r")" -eq 3 ]
+  grep -q "exec: $FNS/scale.sh" "$r"
+}
+
+@test "a built-in in the Kptfile pipeline renders in process" {
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' '    - image: gcr.io/kpt-fn/set-namespace:v0.4.1' '      configMap:' '        namespace: prod' \
+    '    - image: gcr.io/kpt-fn/set-labels:v0.2.0' '      configMap:' '        env: prod'
+  mkdir -p "$(dirname "$B")" && cp -r "$A" "$B"
+  run "$PORTICO_BIN" fn render "$B"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  grep -q 'namespace: prod' "$B/app.yaml"
+  grep -q 'namespace: prod' "$B/sub/deeper/deep.yaml"
+  grep -q 'env: prod' "$B/sub/sub.yaml"
+  grep -q '# The application.' "$B/app.yaml"
+}

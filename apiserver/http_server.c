@@ -57,7 +57,7 @@ struct conn {
   buf url, body, hfield, hvalue;
   size_t header_bytes;
   bool in_value;
-  char *content_type, *accept, *user_agent, *authorization;
+  char *content_type, *accept, *user_agent, *authorization, *expect;
   int early_status; /* 413/414/431 answered at message end (or at once for 413) */
   bool responded;
   /* state */
@@ -360,7 +360,8 @@ static void request_reset(conn *c) {
   c->header_bytes = 0;
   c->in_value = false;
   free(c->content_type), free(c->accept), free(c->user_agent), free(c->authorization);
-  c->content_type = c->accept = c->user_agent = c->authorization = NULL;
+  free(c->expect);
+  c->content_type = c->accept = c->user_agent = c->authorization = c->expect = NULL;
   c->early_status = 0;
   c->responded = false;
 }
@@ -378,6 +379,8 @@ static void commit_header(conn *c) {
     slot = &c->user_agent;
   else if (!strcasecmp(name, "authorization"))
     slot = &c->authorization;
+  else if (!strcasecmp(name, "expect"))
+    slot = &c->expect;
   if (slot) {
     free(*slot);
     *slot = str_dup(buf_cstr(&c->hvalue));
@@ -433,8 +436,11 @@ static int on_headers_complete(http_parser *p) {
     c->early_status = 413;
   if (c->early_status == 413) {
     send_too_large(c);
-    return 1; /* stop: the connection is closing */
+    return 1; /* no body: on_message_complete pauses the parser, the connection closes */
   }
+  /* curl and others wait (a second) for this before sending a large body */
+  if (!c->early_status && c->expect && !strcasecmp(c->expect, "100-continue") && p->http_minor >= 1)
+    conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define META "io.k8s.apimachinery.pkg.apis.meta.v1."
+#define OPENAPI_V2_PROTOBUF "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 char *openapi_definition_name(const char *group, const char *version, const char *kind) {
   if (!group[0])
@@ -438,8 +439,17 @@ bool openapi_serve(const api_request *req, api_response *resp, const api_resourc
   const char *rest = path + strlen("/openapi/");
   if (!strcmp(rest, "v2")) {
     if (!accepts_json(req->accept)) {
-      api_respond_status(resp, 406, "NotAcceptable",
-                         "only application/json is served for /openapi/v2", NULL);
+      if (strstr(req->accept, "protobuf")) {
+        /* a valid openapi_v2.Document holding only swagger: "2.0" (field 1) */
+        static const char empty_v2[] = "\x0a\x03" "2.0";
+        resp->status = 200;
+        str_copy(resp->content_type, OPENAPI_V2_PROTOBUF, sizeof(resp->content_type));
+        buf_reset(&resp->body);
+        buf_append(&resp->body, empty_v2, sizeof(empty_v2) - 1);
+      } else {
+        api_respond_status(resp, 406, "NotAcceptable",
+                           "only application/json is served for /openapi/v2", NULL);
+      }
       return true;
     }
     doc = openapi_v2(types, count);

@@ -11,7 +11,10 @@
  *   `fieldManager` and `dryRun` query parameters that kubectl looks for before it sends
  *   `fieldValidation=Strict`) and components.schemas named as kube-apiserver names them
  *   (io.k8s.api.core.v1.ConfigMap; for CRDs the reversed group, dev.portico.v1alpha1.Kind).
- * - /openapi/v2: the same definitions as one Swagger 2.0 document, in JSON only.
+ * - /openapi/v2: the same definitions as one Swagger 2.0 document in JSON. Asked for
+ *   protobuf only (as client-go's fallback paths do), it answers a valid but empty
+ *   openapi_v2.Document: clients then skip client-side schema checks (the server validates,
+ *   since every write operation offers fieldValidation) instead of failing on a 406.
  *
  * Pure functions over a borrowed, contiguous array of types; results are new references
  * the caller owns. Types without a schema get a permissive object schema
@@ -47,9 +50,8 @@ json_t *openapi_v3_group_version(const api_resource_type *types, size_t count, c
 json_t *openapi_v2(const api_resource_type *types, size_t count);
 
 /* If req is under /openapi/ (v2, v3, v3/api/v1, v3/apis/G/V), fills resp and returns true
- * (404 Status for an unserved group/version; 406 for /openapi/v2 when the Accept header
- * allows only protobuf, which client-go then treats as "no v2"); false otherwise, resp
- * untouched. */
+ * (404 Status for an unserved group/version; see above for /openapi/v2 and protobuf);
+ * false otherwise, resp untouched. */
 bool openapi_serve(const api_request *req, api_response *resp, const api_resource_type *types,
                    size_t count);
 

@@ -166,9 +166,13 @@ static int add_map_entry(json_t *obj, const char *name, const field *f, bool byt
   return decode_map_entry(f, map, bytes_value);
 }
 
+/* Sets obj[name] to the string; an empty string is left out, as the JSON encoding does
+ * for these `omitempty` fields (Go's protobuf encoder writes them anyway). */
 static int set_string(json_t *obj, const char *name, const field *f) {
   if (expect_wire(f, WIRE_LEN, name))
     return ERR_INVALID;
+  if (f->bytes_len == 0)
+    return 0;
   json_t *s = field_string(f);
   if (!s)
     return ERR_INVALID;

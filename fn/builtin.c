@@ -1,7 +1,6 @@
 /*
  * builtin: ResourceList framing, results, config access, the dispatcher, and the simple
- * metadata built-ins (set-namespace, set-labels, set-annotations, ensure-name-substring,
- * set-image). See builtin.h.
+ * simple built-ins (ensure-name-substring, set-image). See builtin.h.
  */
 #include "builtin.h"
 
@@ -107,6 +106,30 @@ int fn_result_add(fn_rlist *rl, const char *severity, const char *message,
         json_object_set_new(file, "index", json_integer(idx));
       json_object_set_new(r, "file", file);
     }
+  }
+  return json_array_append_new(rl->results, r) ? ERR_NOMEM : 0;
+}
+
+int fn_result_add_file(fn_rlist *rl, const char *severity, const char *message,
+                       const char *file_path, const char *file_index, const char *field) {
+  json_t *r = json_object();
+  if (!r)
+    return ERR_NOMEM;
+  json_object_set_new(r, "message", json_string(message));
+  if (severity)
+    json_object_set_new(r, "severity", json_string(severity));
+  if (field) {
+    json_t *fj = json_object();
+    json_object_set_new(fj, "path", json_string(field));
+    json_object_set_new(r, "field", fj);
+  }
+  if (file_path) {
+    json_t *file = json_object();
+    json_object_set_new(file, "path", json_string(file_path));
+    int64_t idx;
+    if (file_index && !str_to_int64(file_index, 0, INT32_MAX, &idx) && idx > 0)
+      json_object_set_new(file, "index", json_integer(idx));
+    json_object_set_new(r, "file", file);
   }
   return json_array_append_new(rl->results, r) ? ERR_NOMEM : 0;
 }
@@ -227,188 +250,6 @@ int builtin_run_text(const char *name, const char *in, size_t in_len, buf *out, 
   fn_rlist_free(&rl);
   return rc;
 }
-
-/* ---- set-namespace ---- */
-
-static const char *const cluster_scoped_kinds[] = {
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "PersistentVolume", "StorageClass", "Node", "APIService", "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration", "PriorityClass", "CSIDriver", "CSINode", "VolumeAttachment",
-    "IngressClass", "RuntimeClass", "PodSecurityPolicy", "CertificateSigningRequest",
-    "ComponentStatus", "FlowSchema", "PriorityLevelConfiguration", "TokenReview",
-    "SelfSubjectAccessReview", "SelfSubjectRulesReview", "SubjectAccessReview",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"};
-
-static bool kind_is_cluster_scoped(const char *kind) {
-  for (size_t i = 0; kind && i < sizeof(cluster_scoped_kinds) / sizeof(cluster_scoped_kinds[0]);
-       i++)
-    if (!strcmp(kind, cluster_scoped_kinds[i]))
-      return true;
-  return false;
-}
-
-/* Adds `ns` to the list of distinct old namespaces (for the summary). */
-static void note_old(buf *olds, const char *ns) {
-  char *q = str_printf("\"%s\"", ns ? ns : "");
-  if (q && !strstr(buf_cstr(olds), q))
-    buf_printf(olds, "%s%s", olds->len ? ", " : "", q);
-  free(q);
-}
-
-int builtin_set_namespace(fn_rlist *rl) {
-  const char *ns = fn_config_get(rl, "namespace");
-  const char *matcher = fn_config_get(rl, "namespaceMatcher");
-  if (!ns || !*ns)
-    return error_set(ERR_INVALID, "`data.namespace` should not be empty");
-  int changed = 0;
-  buf olds = BUF_INIT;
-  int rc = 0;
-  for (size_t i = 0; i < yml_node_size(rl->items) && rc >= 0; i++) {
-    yml_node *item = yml_seq_at(rl->items, i);
-    if (item_is_kptfile(item) || item_is_local_config(item))
-      continue;
-    const char *kind = item_kind(item);
-    yml_node *meta = yml_map_ensure_map(item, "metadata");
-    if (!meta)
-      continue;
-    bool is_namespace = str_eq(kind, "Namespace");
-    if (kind_is_cluster_scoped(kind) && !is_namespace && !str_eq(kind, "ClusterRoleBinding"))
-      continue;
-    if (is_namespace || !kind_is_cluster_scoped(kind)) {
-      /* A Namespace object is renamed; a namespaced object moves. */
-      const char *field = is_namespace ? "name" : "namespace";
-      const char *cur = is_namespace ? item_name(item) : item_namespace(item);
-      if (matcher && *matcher && !str_eq(cur, matcher))
-        continue;
-      if (!str_eq(cur, ns))
-        note_old(&olds, cur);
-      rc = yml_set_str_if_changed(meta, field, ns);
-      changed += rc > 0;
-    }
-    if (is_namespace)
-      continue;
-    /* ServiceAccount subjects of (Cluster)RoleBindings follow the namespace they named. */
-    if (str_eq(kind, "RoleBinding") || str_eq(kind, "ClusterRoleBinding")) {
-      yml_node *subjects = yml_map_get(item, "subjects");
-      for (size_t s = 0; subjects && yml_node_kind(subjects) == YML_SEQ &&
-                         s < yml_node_size(subjects) && rc >= 0;
-           s++) {
-        yml_node *subj = yml_seq_at(subjects, s);
-        if (yml_node_kind(subj) != YML_MAP ||
-            !str_eq(yml_lookup_str(subj, "kind", NULL), "ServiceAccount"))
-          continue;
-        const char *sns = yml_lookup_str(subj, "namespace", NULL);
-        if (matcher && *matcher && !str_eq(sns, matcher))
-          continue;
-        if (!sns && !matcher)
-          continue;
-        rc = yml_set_str_if_changed(subj, "namespace", ns);
-        changed += rc > 0;
-      }
-    }
-  }
-  if (rc < 0) {
-    buf_free(&olds);
-    return rc;
-  }
-  char *msg = str_printf("namespace [%s] updated to \"%s\", %d value(s) changed", buf_cstr(&olds),
-                         ns, changed);
-  rc = msg ? fn_result_add(rl, "info", msg, NULL, NULL) : ERR_NOMEM;
-  free(msg);
-  buf_free(&olds);
-  return rc;
-}
-
-/* ---- set-labels / set-annotations ---- */
-
-static bool kind_in(const char *kind, const char *const *kinds) {
-  for (; kind && *kinds; kinds++)
-    if (!strcmp(kind, *kinds))
-      return true;
-  return false;
-}
-
-static const char *const template_kinds[] = {"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet",
-                                             "Job", "ReplicationController", NULL};
-
-/* Sets every key/value of `pairs` (a map of scalars) in the map at the path of keys below
- * `at`, creating the maps on the way. Returns the number of values changed, or < 0. */
-static int set_pairs_at(yml_node *at, const char *const *path, const yml_node *pairs) {
-  yml_node *m = at;
-  for (; *path; path++) {
-    m = yml_map_ensure_map(m, *path);
-    if (!m)
-      return ERR_INVALID;
-  }
-  int changed = 0;
-  for (size_t i = 0; i < yml_node_size(pairs); i++) {
-    const char *k = yml_scalar_value(yml_map_key_at(pairs, i), NULL);
-    const char *v = yml_scalar_value(yml_map_value_at(pairs, i), NULL);
-    if (!k || !v)
-      continue;
-    int rc = yml_set_str_if_changed(m, k, v);
-    if (rc < 0)
-      return rc;
-    changed += rc;
-  }
-  return changed;
-}
-
-/* Like set_pairs_at, but only where the whole path already exists (selectors). */
-static int set_pairs_if_present(yml_node *at, const char *const *path, const yml_node *pairs) {
-  const yml_node *m = at;
-  for (const char *const *p = path; *p && m; p++)
-    m = yml_map_get(m, *p);
-  if (!m || yml_node_kind(m) != YML_MAP)
-    return 0;
-  return set_pairs_at(at, path, pairs);
-}
-
-static int labels_or_annotations(fn_rlist *rl, bool labels) {
-  const char *field = labels ? "labels" : "annotations";
-  yml_node *pairs = fn_config_map(rl, field);
-  if (!pairs)
-    return error_set(ERR_INVALID, "function config has no %s to set", field);
-  int rc = 0;
-  for (size_t i = 0; i < yml_node_size(rl->items) && rc >= 0; i++) {
-    yml_node *item = yml_seq_at(rl->items, i);
-    if (item_is_kptfile(item) || item_is_local_config(item))
-      continue;
-    const char *kind = item_kind(item);
-    const char *meta_path[] = {"metadata", field, NULL};
-    rc = set_pairs_at(item, meta_path, pairs);
-    if (rc >= 0 && kind_in(kind, template_kinds)) {
-      const char *p[] = {"spec", "template", "metadata", field, NULL};
-      rc = set_pairs_at(item, p, pairs);
-    }
-    if (rc >= 0 && str_eq(kind, "CronJob")) {
-      const char *p[] = {"spec", "jobTemplate", "spec", "template", "metadata", field, NULL};
-      rc = set_pairs_at(item, p, pairs);
-      if (rc >= 0) {
-        const char *q[] = {"spec", "jobTemplate", "metadata", field, NULL};
-        rc = set_pairs_at(item, q, pairs);
-      }
-    }
-    if (!labels || rc < 0)
-      continue;
-    /* Selectors: labels only, and only where a selector exists (never invent one). */
-    if (str_eq(kind, "Service") || str_eq(kind, "ReplicationController")) {
-      const char *p[] = {"spec", "selector", NULL};
-      rc = set_pairs_if_present(item, p, pairs);
-    } else if (kind_in(kind, template_kinds) && !str_eq(kind, "Job")) {
-      const char *p[] = {"spec", "selector", "matchLabels", NULL};
-      rc = set_pairs_at(item, p, pairs);
-    } else if (str_eq(kind, "PodDisruptionBudget") || str_eq(kind, "NetworkPolicy")) {
-      const char *p[] = {"spec", str_eq(kind, "NetworkPolicy") ? "podSelector" : "selector",
-                         "matchLabels", NULL};
-      rc = set_pairs_if_present(item, p, pairs);
-    }
-  }
-  return rc < 0 ? rc : 0;
-}
-
-int builtin_set_labels(fn_rlist *rl) { return labels_or_annotations(rl, true); }
-int builtin_set_annotations(fn_rlist *rl) { return labels_or_annotations(rl, false); }
 
 /* ---- ensure-name-substring ---- */
 

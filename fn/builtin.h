@@ -48,6 +48,11 @@ void fn_rlist_free(fn_rlist *rl);
 int fn_result_add(fn_rlist *rl, const char *severity, const char *message,
                   const yml_node *resource, const char *field);
 
+/* As fn_result_add with a file but no resourceRef (the shape set-annotations reports);
+ * `severity` may be NULL (omitted, as the catalog function writes it). */
+int fn_result_add_file(fn_rlist *rl, const char *severity, const char *message,
+                       const char *file_path, const char *file_index, const char *field);
+
 /* Did the function report an error result? */
 bool fn_results_have_error(const json_t *results);
 

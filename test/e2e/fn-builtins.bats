@@ -56,7 +56,7 @@ spec:
 YAML
 }
 
-@test "set-namespace: every namespaced resource, the Namespace, not cluster-scoped kinds" {
+@test "set-namespace: namespaced resources and the Namespace move; cluster-scoped kinds stay" {
   deployment "$A/deploy.yaml" nginx
   cat >"$A/more.yaml" <<'YAML'
 apiVersion: v1
@@ -82,8 +82,10 @@ YAML
   three_ways set-namespace gcr.io/kpt-fn/set-namespace:v0.4.1 -- namespace=example-ns
   grep -q '  namespace: example-ns' "$A/deploy.yaml"
   grep -q 'name: nginx # the app' "$A/deploy.yaml"
+  # The Namespace is renamed and the RoleBinding moves; its subjects stay (only
+  # ClusterRoleBinding subjects follow, as the catalog function does).
   run grep -c 'example-ns' "$A/more.yaml"
-  [ "$output" -eq 3 ]
+  [ "$output" -eq 2 ]
   ! grep -A3 'kind: ClusterRole' "$A/more.yaml" | grep -q namespace
 }
 
@@ -105,6 +107,59 @@ YAML
   run grep -c 'namespace: new-example' "$A/r.yaml"
   [ "$output" -eq 1 ]
   grep -q 'namespace: example2' "$A/r.yaml"
+}
+
+@test "set-namespace: the catalog's replace-all case (Namespace, CRD webhook, APIService, ClusterRoleBinding)" {
+  cat >"$A/resources.yaml" <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: example1
+  annotations:
+    internal.kpt.dev/upstream-identifier: "|Namespace|~C|example"
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: the-service
+  namespace: example2
+  annotations:
+    internal.kpt.dev/upstream-identifier: "|Service|example|the-service"
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crd
+spec:
+  conversion:
+    webhook:
+      clientConfig:
+        service:
+          name: crd-svc
+          namespace: example3
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: crb
+subjects:
+  - kind: ServiceAccount
+    name: default
+    namespace: example5
+YAML
+  three_ways set-namespace set-namespace:v0.4.1 -- namespace=new-ns
+  [ "$(grep -c 'new-ns' "$A/resources.yaml")" -eq 4 ]
+  [[ "$output" == *'namespace [example1 example2 example3 example5] updated to "new-ns", 4 value(s) changed'* ]]
+  [[ "$output" == *'all `depends-on` annotations are up-to-date'* ]]
+}
+
+@test "set-namespace: resources from several namespaces need namespaceMatcher" {
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: one\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: two\n' >"$A/r.yaml"
+  cp -r "$A" "$B"
+  run "$PORTICO_BIN" fn eval "$B" --image set-namespace:v0.4.1 -- namespace=x
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"expect a single upstream namespace, found [one two]"* ]]
+  diff -r "$A" "$B"
 }
 
 @test "set-labels: metadata, selectors and pod templates" {
@@ -238,7 +293,7 @@ YAML
   run "$PORTICO_BIN" fn eval "$A" --image set-namespace:v0.4.1 --results-dir "$BATS_TEST_TMPDIR/res"
   echo "$output"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"namespace"*"should not be empty"* ]]
+  [[ "$output" == *"FunctionConfig is missing"* ]]
   grep -q 'severity: error' "$BATS_TEST_TMPDIR/res/results.yaml"
   diff -r "$A" "$B"
   run kpt fn eval "$A" --exec "$PORTICO_BIN fn run set-namespace"

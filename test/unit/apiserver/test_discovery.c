@@ -176,6 +176,11 @@ START_TEST(test_openapi_v3) {
   ck_assert_int_eq(resp.status, 404);
   req = get("/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf");
   ck_assert(openapi_serve(&req, &resp, types, NTYPES));
+  ck_assert_int_eq(resp.status, 200);
+  ck_assert_str_eq(resp.content_type, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
+  ck_assert_int_eq(resp.body.len, 5);
+  req = get("/openapi/v2", "application/yaml");
+  ck_assert(openapi_serve(&req, &resp, types, NTYPES));
   ck_assert_int_eq(resp.status, 406);
   req = get("/openapi/v2", "application/json");
   ck_assert(openapi_serve(&req, &resp, types, NTYPES));

@@ -93,6 +93,17 @@ START_TEST(test_secret_and_namespace) {
   json_decref(obj);
   buf_free(&out);
 
+  /* empty strings (kubectl always sends type and namespace) are left out, as in JSON */
+  m = meta("s2", "");
+  put_msg(&raw, 1, &m);
+  put_str(&raw, 3, "");
+  envelope(&out, "Secret", &raw);
+  ck_assert_int_eq(protobuf_decode_object(out.data, out.len, &obj), 0);
+  ck_assert_ptr_null(json_object_get(obj, "type"));
+  ck_assert_ptr_null(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+  json_decref(obj);
+  buf_free(&out);
+
   buf spec = BUF_INIT;
   m = meta("team-a", NULL);
   put_msg(&raw, 1, &m);

@@ -106,6 +106,20 @@ static void on_write_done(uv_write_t *req, int status) {
     conn_close(c);
 }
 
+/* Queues w (len bytes filled in) on the socket; takes ownership of w. */
+static int socket_queue(conn *c, write_req *w) {
+  w->c = c;
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
+  if (rc < 0) {
+    free(w);
+    conn_close(c);
+    return error_set(ERR_IO, "write: %s", uv_strerror(rc));
+  }
+  c->write_queued += w->len;
+  return 0;
+}
+
 static int socket_write(conn *c, const char *data, size_t len) {
   if (c->closed)
     return error_set(ERR_IO, "connection closed");
@@ -113,32 +127,25 @@ static int socket_write(conn *c, const char *data, size_t len) {
   if (!w)
     return error_set(ERR_NOMEM, "out of memory");
   memcpy(w->data, data, len);
-  w->c = c;
   w->len = len;
-  uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
-  if (rc < 0) {
-    free(w);
-    conn_close(c);
-    return error_set(ERR_IO, "write: %s", uv_strerror(rc));
-  }
-  c->write_queued += len;
-  return 0;
+  return socket_queue(c, w);
 }
 
-/* Moves whatever TLS produced into socket writes. */
+/* Moves whatever TLS produced into one socket write (no intermediate copy). */
 static int flush_tls(conn *c) {
-  int pending;
-  while ((pending = BIO_pending(c->wbio)) > 0) {
-    char tmp[16384];
-    int n = BIO_read(c->wbio, tmp, pending < (int)sizeof(tmp) ? pending : (int)sizeof(tmp));
-    if (n <= 0)
-      break;
-    int rc = socket_write(c, tmp, (size_t)n);
-    if (rc)
-      return rc;
+  int pending = BIO_pending(c->wbio);
+  if (pending <= 0 || c->closed)
+    return c->closed ? error_set(ERR_IO, "connection closed") : 0;
+  write_req *w = malloc(sizeof(*w) + (size_t)pending);
+  if (!w)
+    return error_set(ERR_NOMEM, "out of memory");
+  int n = BIO_read(c->wbio, w->data, pending);
+  if (n <= 0) {
+    free(w);
+    return 0;
   }
-  return 0;
+  w->len = (size_t)n;
+  return socket_queue(c, w);
 }
 
 static int conn_write(conn *c, const void *data, size_t len) {

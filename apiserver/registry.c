@@ -371,6 +371,11 @@ int registry_open_with(registry **out, const char *data_dir, uv_loop_t *loop,
   r->data_dir = str_dup(data_dir);
   if (options)
     r->options = *options;
+  /* PORTICO_WATCH_HISTORY overrides the default history window (tests of 410 Gone) */
+  const char *env = getenv("PORTICO_WATCH_HISTORY");
+  int64_t n;
+  if (!r->options.watch_history && env && !str_to_int64(env, 1, 10000000, &n))
+    r->options.watch_history = (size_t)n;
   int rc = store_open(&r->store, data_dir);
   if (rc)
     goto fail;

@@ -7,8 +7,9 @@
  * Output: SSL_write -> write BIO -> uv_write of heap copies; `write_queued` counts the
  * bytes libuv has not sent yet, which is what bounds a slow watch client.
  *
- * While a stream is open the parser is paused and later input is kept (bounded) until the
- * stream ends. A conn is freed only from its uv_close callback, so a conn pointer stays
+ * While a stream is open the parser is paused and later input is kept (bounded); once the
+ * stream ends, that input is parsed from an idle callback, never from inside the handler's
+ * own api_stream_end() call. A conn is freed only from its uv_close callback, so a conn pointer stays
  * valid through every callback of the current loop iteration; `closed` marks one that is
  * on its way out.
  *
@@ -64,6 +65,7 @@ struct conn {
   api_stream *stream;
   buf pending_in;
   bool closed, close_after_write;
+  bool resume_pending; /* pending_in waits for the server's resume callback */
   size_t write_queued;
   uint64_t last_activity;
 };
@@ -74,12 +76,13 @@ struct http_server {
   char *host, *cert_file, *key_file, *token;
   uv_tcp_t listener;
   uv_timer_t sweep;
+  uv_idle_t resume; /* feeds input kept during a stream, outside of any handler call */
   SSL_CTX *ssl_ctx;
   conn *conns;
   size_t conn_count;
   int port;
   bool closing;
-  int open_handles; /* listener + timer still to be closed */
+  int open_handles; /* listener, sweep timer and resume idle still to be closed */
   char read_buf[READ_CHUNK];
 };
 
@@ -319,6 +322,25 @@ int api_stream_write(api_stream *s, const void *data, size_t len) {
 
 static void conn_feed(conn *c, const char *data, size_t len);
 
+static void conn_feed_pending(conn *c) {
+  buf pending = c->pending_in;
+  buf_init(&c->pending_in, MAX_PENDING_INPUT);
+  conn_feed(c, pending.data, pending.len);
+  buf_free(&pending);
+}
+
+static void on_resume(uv_idle_t *idle) {
+  http_server *s = idle->data;
+  uv_idle_stop(idle);
+  for (conn *c = s->conns; c; c = c->next) {
+    if (!c->resume_pending)
+      continue;
+    c->resume_pending = false;
+    if (!c->closed && !c->stream)
+      conn_feed_pending(c);
+  }
+}
+
 /* Calls on_close once and forgets the stream. */
 static void stream_finish(conn *c) {
   api_stream *s = c->stream;
@@ -347,13 +369,16 @@ void api_stream_end(api_stream *s) {
       conn_close(c);
     return;
   }
-  /* resume parsing whatever the client sent meanwhile */
   http_parser_pause(&c->parser, 0);
-  if (c->pending_in.len) {
-    buf pending = c->pending_in;
-    buf_init(&c->pending_in, MAX_PENDING_INPUT);
-    conn_feed(c, pending.data, pending.len);
-    buf_free(&pending);
+  if (!c->pending_in.len)
+    return;
+  /* What the client sent meanwhile (pipelining) is parsed from a loop callback: feeding it
+   * here could call the handler again from inside the handler's own api_stream_end(). */
+  if (c->server) {
+    c->resume_pending = true;
+    uv_idle_start(&c->server->resume, on_resume);
+  } else {
+    conn_feed_pending(c);
   }
 }
 
@@ -933,7 +958,9 @@ int http_server_start(http_server **out, uv_loop_t *loop, const http_server_opti
   s->listener.data = s;
   uv_timer_init(loop, &s->sweep);
   s->sweep.data = s;
-  s->open_handles = 2;
+  uv_idle_init(loop, &s->resume);
+  s->resume.data = s;
+  s->open_handles = 3;
   int uvrc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
   if (uvrc == 0)
     uvrc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
@@ -943,6 +970,7 @@ int http_server_start(http_server **out, uv_loop_t *loop, const http_server_opti
     s->closing = true;
     uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->resume, on_server_handle_closed);
     return ERR_IO;
   }
   struct sockaddr_storage bound;
@@ -965,6 +993,7 @@ void http_server_close(http_server *s) {
   s->closing = true;
   uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
   uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+  uv_close((uv_handle_t *)&s->resume, on_server_handle_closed);
   for (conn *c = s->conns; c; c = c->next)
     conn_close(c);
 }

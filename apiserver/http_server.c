@@ -7,8 +7,9 @@
  * Output: SSL_write -> write BIO -> uv_write of heap copies; `write_queued` counts the
  * bytes libuv has not sent yet, which is what bounds a slow watch client.
  *
- * While a stream is open the parser is paused and later input is kept (bounded) until the
- * stream ends. A conn is freed only from its uv_close callback, so a conn pointer stays
+ * While a stream is open the parser is paused and later input is kept (bounded); once the
+ * stream ends, that input is parsed from an idle callback, never from inside the handler's
+ * own api_stream_end() call. A conn is freed only from its uv_close callback, so a conn pointer stays
  * valid through every callback of the current loop iteration; `closed` marks one that is
  * on its way out.
  *
@@ -64,6 +65,7 @@ struct conn {
   api_stream *stream;
   buf pending_in;
   bool closed, close_after_write;
+  bool resume_pending; /* pending_in waits for the server's resume callback */
   size_t write_queued;
   uint64_t last_activity;
 };
@@ -74,12 +76,13 @@ struct http_server {
   char *host, *cert_file, *key_file, *token;
   uv_tcp_t listener;
   uv_timer_t sweep;
+  uv_idle_t resume; /* feeds input kept during a stream, outside of any handler call */
   SSL_CTX *ssl_ctx;
   conn *conns;
   size_t conn_count;
   int port;
   bool closing;
-  int open_handles; /* listener + timer still to be closed */
+  int open_handles; /* listener, sweep timer and resume idle still to be closed */
   char read_buf[READ_CHUNK];
 };
 
@@ -106,6 +109,20 @@ static void on_write_done(uv_write_t *req, int status) {
     conn_close(c);
 }
 
+/* Queues w (len bytes filled in) on the socket; takes ownership of w. */
+static int socket_queue(conn *c, write_req *w) {
+  w->c = c;
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
+  if (rc < 0) {
+    free(w);
+    conn_close(c);
+    return error_set(ERR_IO, "write: %s", uv_strerror(rc));
+  }
+  c->write_queued += w->len;
+  return 0;
+}
+
 static int socket_write(conn *c, const char *data, size_t len) {
   if (c->closed)
     return error_set(ERR_IO, "connection closed");
@@ -113,32 +130,25 @@ static int socket_write(conn *c, const char *data, size_t len) {
   if (!w)
     return error_set(ERR_NOMEM, "out of memory");
   memcpy(w->data, data, len);
-  w->c = c;
   w->len = len;
-  uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write_done);
-  if (rc < 0) {
-    free(w);
-    conn_close(c);
-    return error_set(ERR_IO, "write: %s", uv_strerror(rc));
-  }
-  c->write_queued += len;
-  return 0;
+  return socket_queue(c, w);
 }
 
-/* Moves whatever TLS produced into socket writes. */
+/* Moves whatever TLS produced into one socket write (no intermediate copy). */
 static int flush_tls(conn *c) {
-  int pending;
-  while ((pending = BIO_pending(c->wbio)) > 0) {
-    char tmp[16384];
-    int n = BIO_read(c->wbio, tmp, pending < (int)sizeof(tmp) ? pending : (int)sizeof(tmp));
-    if (n <= 0)
-      break;
-    int rc = socket_write(c, tmp, (size_t)n);
-    if (rc)
-      return rc;
+  int pending = BIO_pending(c->wbio);
+  if (pending <= 0 || c->closed)
+    return c->closed ? error_set(ERR_IO, "connection closed") : 0;
+  write_req *w = malloc(sizeof(*w) + (size_t)pending);
+  if (!w)
+    return error_set(ERR_NOMEM, "out of memory");
+  int n = BIO_read(c->wbio, w->data, pending);
+  if (n <= 0) {
+    free(w);
+    return 0;
   }
-  return 0;
+  w->len = (size_t)n;
+  return socket_queue(c, w);
 }
 
 static int conn_write(conn *c, const void *data, size_t len) {
@@ -312,6 +322,25 @@ int api_stream_write(api_stream *s, const void *data, size_t len) {
 
 static void conn_feed(conn *c, const char *data, size_t len);
 
+static void conn_feed_pending(conn *c) {
+  buf pending = c->pending_in;
+  buf_init(&c->pending_in, MAX_PENDING_INPUT);
+  conn_feed(c, pending.data, pending.len);
+  buf_free(&pending);
+}
+
+static void on_resume(uv_idle_t *idle) {
+  http_server *s = idle->data;
+  uv_idle_stop(idle);
+  for (conn *c = s->conns; c; c = c->next) {
+    if (!c->resume_pending)
+      continue;
+    c->resume_pending = false;
+    if (!c->closed && !c->stream)
+      conn_feed_pending(c);
+  }
+}
+
 /* Calls on_close once and forgets the stream. */
 static void stream_finish(conn *c) {
   api_stream *s = c->stream;
@@ -340,13 +369,16 @@ void api_stream_end(api_stream *s) {
       conn_close(c);
     return;
   }
-  /* resume parsing whatever the client sent meanwhile */
   http_parser_pause(&c->parser, 0);
-  if (c->pending_in.len) {
-    buf pending = c->pending_in;
-    buf_init(&c->pending_in, MAX_PENDING_INPUT);
-    conn_feed(c, pending.data, pending.len);
-    buf_free(&pending);
+  if (!c->pending_in.len)
+    return;
+  /* What the client sent meanwhile (pipelining) is parsed from a loop callback: feeding it
+   * here could call the handler again from inside the handler's own api_stream_end(). */
+  if (c->server) {
+    c->resume_pending = true;
+    uv_idle_start(&c->server->resume, on_resume);
+  } else {
+    conn_feed_pending(c);
   }
 }
 
@@ -926,7 +958,9 @@ int http_server_start(http_server **out, uv_loop_t *loop, const http_server_opti
   s->listener.data = s;
   uv_timer_init(loop, &s->sweep);
   s->sweep.data = s;
-  s->open_handles = 2;
+  uv_idle_init(loop, &s->resume);
+  s->resume.data = s;
+  s->open_handles = 3;
   int uvrc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
   if (uvrc == 0)
     uvrc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
@@ -936,6 +970,7 @@ int http_server_start(http_server **out, uv_loop_t *loop, const http_server_opti
     s->closing = true;
     uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->resume, on_server_handle_closed);
     return ERR_IO;
   }
   struct sockaddr_storage bound;
@@ -958,6 +993,7 @@ void http_server_close(http_server *s) {
   s->closing = true;
   uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
   uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+  uv_close((uv_handle_t *)&s->resume, on_server_handle_closed);
   for (conn *c = s->conns; c; c = c->next)
     conn_close(c);
 }

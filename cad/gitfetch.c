@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "cad/scratch.h"
 
 #include <git2.h>
 #include <stdio.h>
@@ -292,10 +293,9 @@ static int export_tree(export_ctx *c, const git_tree *tree, const char *dir, con
             rc = error_set_errno(ERR_IO, "cannot create link %s", path);
           free(target);
         } else {
-          rc = fs_write_atomic(path, git_blob_rawcontent(blob), size,
-                               mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
-          if (!rc && mode == GIT_FILEMODE_BLOB_EXECUTABLE)
-            chmod(path, 0755);
+          /* the destination is a fresh private directory (see gitfetch_export) */
+          rc = scratch_write(path, git_blob_rawcontent(blob), size,
+                             mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
         }
       }
       git_blob_free(blob);

@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "base/str.h"
+#include "cad/scratch.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -322,7 +323,7 @@ int krm_pkg_read(krm_pkg **out, const char *dir, unsigned flags) {
   return 0;
 }
 
-int krm_pkg_write(const krm_pkg *p, const char *dir, bool all) {
+static int pkg_write(const krm_pkg *p, const char *dir, bool all, bool scratch) {
   int rc = 0;
   for (size_t i = 0; i < p->nfiles && !rc; i++) {
     const krm_file *f = &p->files[i];
@@ -349,7 +350,8 @@ int krm_pkg_write(const krm_pkg *p, const char *dir, bool all) {
           *slash = '/';
         }
         if (!rc)
-          rc = fs_write_atomic(full, out.data ? out.data : "", out.len, 0644);
+          rc = scratch ? scratch_write(full, out.data ? out.data : "", out.len, 0644)
+                       : fs_write_atomic(full, out.data ? out.data : "", out.len, 0644);
       }
     }
     buf_free(&out);
@@ -357,6 +359,12 @@ int krm_pkg_write(const krm_pkg *p, const char *dir, bool all) {
   }
   return rc;
 }
+
+int krm_pkg_write(const krm_pkg *p, const char *dir, bool all) {
+  return pkg_write(p, dir, all, false);
+}
+
+int krm_pkg_write_scratch(const krm_pkg *p, const char *dir) { return pkg_write(p, dir, false, true); }
 
 /* ---- ResourceList -------------------------------------------------------------------- */
 

@@ -121,6 +121,10 @@ int krm_pkg_put(krm_pkg *p, const char *path, yml_file *yaml);
  * one file at a time; directories created). With `all`, writes every file. */
 int krm_pkg_write(const krm_pkg *p, const char *dir, bool all);
 
+/* As krm_pkg_write (changed files only) for a private scratch tree: no temporary file, no
+ * fsync per file (see cad/scratch.h). */
+int krm_pkg_write_scratch(const krm_pkg *p, const char *dir);
+
 /* ---- ResourceList -------------------------------------------------------------------- */
 
 /* Builds a ResourceList document (a new file) from a package, items in path order then

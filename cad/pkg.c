@@ -8,6 +8,7 @@
 #include "cad/gitfetch.h"
 #include "cad/kptfile.h"
 #include "cad/krm.h"
+#include "cad/scratch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -59,10 +60,8 @@ static char *base_name(const char *path) {
 static int copy_file(const char *src, const char *dst, mode_t mode) {
   buf b = BUF_INIT;
   int rc = fs_read_file(src, PKG_MAX_FILE, &b);
-  if (!rc)
-    rc = fs_write_atomic(dst, b.data ? b.data : "", b.len, mode);
-  if (!rc)
-    chmod(dst, mode);
+  if (!rc) /* every copy lands in a scratch tree of ours */
+    rc = scratch_write(dst, b.data ? b.data : "", b.len, mode);
   buf_free(&b);
   return rc;
 }
@@ -212,7 +211,7 @@ int pkg_add_merge_comments(const char *dir) {
     return rc;
   rc = pkg_comments_in_memory(p);
   if (!rc)
-    rc = krm_pkg_write(p, dir, false);
+    rc = krm_pkg_write_scratch(p, dir);
   krm_pkg_free(p);
   return rc;
 }
@@ -655,7 +654,7 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
     if (yml_file_doc_count(f->yaml) == 0)
       continue;
     krm_pkg one = {f, 1, 1};
-    rc = krm_pkg_write(&one, ldir, false);
+    rc = krm_pkg_write_scratch(&one, ldir);
   }
 done:
   for (size_t i = 0; adds && i < nadds; i++) {

@@ -57,7 +57,8 @@ int pkg_diff(const char *dir, buf *out, bool *differs);
 
 /* Adds kpt's "# kpt-merge: ns/name" comment and internal.kpt.dev/upstream-identifier
  * annotation to every resource in the files of `dir` (subpackages included, Kptfiles not),
- * as `kpt pkg get` does. Writes only the files it changed. */
+ * as `kpt pkg get` does. Writes only the files it changed, without fsync: `dir` must be a
+ * scratch tree (see cad/scratch.h). */
 int pkg_add_merge_comments(const char *dir);
 
 #endif

@@ -59,6 +59,7 @@ struct yml_node {
   size_t nslots;
   const yml_node *slot_owner; /* for keys/items: the collection whose slots index it */
   long slot;                  /* index in slot_owner's slots, -1 if none */
+  bool complex_keys; /* a map with explicit ("? ") or non-scalar keys: never spliced */
   bool touched;   /* this node or something below changed */
   bool value_set; /* scalar text must be rendered fresh */
   bool comment_set;
@@ -295,6 +296,11 @@ static int record_slots(parse_ctx *c, yml_node *n) {
       s->kstart = key->pstart;
       key->slot_owner = n;
       key->slot = (long)i;
+      size_t q = key->pstart;
+      while (q > 0 && (t[q - 1] == ' ' || t[q - 1] == '\t'))
+        q--;
+      if (key->kind != YML_SCALAR || (q > 0 && t[q - 1] == '?'))
+        n->complex_keys = true;
     } else {
       v = n->kids[i];
       /* find the dash before the item */
@@ -1011,6 +1017,7 @@ static yml_node *copy_depth(const yml_node *n, int depth) {
   c->touched = n->touched;
   c->value_set = n->value_set;
   c->comment_set = n->comment_set;
+  c->complex_keys = n->complex_keys;
   if ((n->tag && !(c->tag = str_dup(n->tag))) || (n->anchor && !(c->anchor = str_dup(n->anchor))) ||
       (n->value && !(c->value = str_ndup(n->value, n->len))) ||
       (n->line_comment && !(c->line_comment = str_dup(n->line_comment))) ||
@@ -1475,8 +1482,12 @@ static void copy_shift2(emitter *e, const yml_src *s, size_t from, size_t to, in
     p = lend;
     at_line_start = true;
     if (!nl)
-      break;
+      return;
   }
+  /* the range ended with a line break: the node that follows starts at column 0 of the
+   * next line (a compact sequence under its key) and moves too */
+  if (delta > 0 && to < s->len && t[to] != '\n' && t[to] != '\r')
+    spaces(e, delta);
 }
 
 static void copy_shift(emitter *e, const yml_src *s, size_t from, size_t to, int delta) {
@@ -1608,7 +1619,13 @@ static bool is_block_collection(const yml_node *n, bool flow) {
 }
 
 static void emit_key(emitter *e, const yml_node *k) {
-  if (k->src && !k->value_set)
+  if (k->kind != YML_SCALAR) {
+    emit(e, k, 0, 0, true); /* a collection as a key: flow style on one line */
+    return;
+  }
+  if (k->len == 0 && k->style == YML_PLAIN && !k->anchor)
+    puts_(e, "null"); /* an empty (null) key cannot be written implicitly */
+  else if (k->src && !k->value_set)
     put(e, k->src->text + k->pstart, k->end - k->pstart);
   else
     emit_scalar(e, k, 0, true);
@@ -1833,9 +1850,10 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
               puts_(e, comment);
             }
             prev_comment_dropped = true;
-          } else if (!block_old) {
-            /* keep a same-line comment that followed the old inline value */
-            prev_comment_dropped = false;
+          } else if (!block_old && !same_value) {
+            /* the old value's same-line comment belonged to the value that was replaced
+             * (as in kyaml, where it hangs on the value node) */
+            prev_comment_dropped = true;
           }
         }
         free(kept);
@@ -1910,7 +1928,7 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
       }
       emit_scalar(e, n, indent, flow);
     }
-  } else if (n->src && n->style == YML_BLOCK && n->nslots > 0 && !flow) {
+  } else if (n->src && n->style == YML_BLOCK && n->nslots > 0 && !flow && !n->complex_keys) {
     emit_spliced(e, n, col);
   } else {
     if (n->anchor) {

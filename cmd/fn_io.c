@@ -98,7 +98,7 @@ static int cmd_sink(int argc, char **argv) {
       rc = fs_mkdir_p(tmp, 0755);
     }
   }
-  if (!rc)
+  if (!rc) /* a private directory until the rename below */
     rc = krm_pkg_write(p, tmp, true);
   if (!rc) {
     char *slash = strrchr(dir, '/');

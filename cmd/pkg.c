@@ -11,10 +11,12 @@
 #include "base/str.h"
 #include "cad/merge.h"
 #include "cad/pkg.h"
+#include "cad/yaml.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_KEYWORDS 64
 
@@ -240,8 +242,46 @@ static int cmd_diff(int argc, char **argv) {
   return 0;
 }
 
+/* Hidden: `portico pkg __bench-yaml FILE N` parses and writes FILE N times and prints the
+ * round-trip throughput (used by bench/pkg.sh). */
+static int cmd_bench_yaml(int argc, char **argv) {
+  if (argc < 3)
+    return 2;
+  buf text = BUF_INIT;
+  int64_t n = 0;
+  if (fs_read_file(argv[1], (size_t)64 << 20, &text) || str_to_int64(argv[2], 1, 100000, &n))
+    return fail(argv[1]);
+  struct timespec a, b, ca, cb;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
+  size_t total = 0;
+  for (int64_t i = 0; i < n; i++) {
+    yml_file *f = NULL;
+    buf out = BUF_INIT;
+    if (yml_file_parse(&f, argv[1], text.data ? text.data : "", text.len) || yml_file_write(f, &out))
+      return fail("round trip");
+    if (out.len != text.len || memcmp(buf_cstr(&out), buf_cstr(&text), text.len)) {
+      fprintf(stderr, "error: round trip changed the file\n");
+      return 1;
+    }
+    total += text.len;
+    yml_file_free(f);
+    buf_free(&out);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
+  double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  double cpu = (double)(cb.tv_sec - ca.tv_sec) + (double)(cb.tv_nsec - ca.tv_nsec) / 1e9;
+  printf("bytes=%zu seconds=%.4f mb_per_s=%.1f cpu_seconds=%.4f cpu_mb_per_s=%.1f\n", total, secs,
+         secs > 0 ? (double)total / 1e6 / secs : 0.0, cpu, cpu > 0 ? (double)total / 1e6 / cpu : 0.0);
+  buf_free(&text);
+  return 0;
+}
+
 int cmd_pkg_main(int argc, char **argv) {
   const char *sub = argc > 1 ? argv[1] : "";
+  if (!strcmp(sub, "__bench-yaml"))
+    return cmd_bench_yaml(argc - 1, argv + 1);
   if (!strcmp(sub, "init"))
     return cmd_init(argc - 1, argv + 1);
   if (!strcmp(sub, "get"))

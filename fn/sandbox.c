@@ -423,12 +423,14 @@ static int sandbox_child(void *arg) {
     gid_t gid = getegid();
     if (unshare(CLONE_NEWUSER | flags) < 0)
       child_refused(plan, "unshare");
-    char map[48] = "0 ";
+    /* The caller's uid and gid appear as 65534 inside: the function is never uid 0, not
+     * even of its own namespace (exec then leaves it no capability at all). */
+    char map[48] = "65534 ";
     safe_append_num(map, sizeof(map), uid);
     safe_append(map, sizeof(map), " 1\n");
     if (write_file("/proc/self/setgroups", "deny") < 0 || write_file("/proc/self/uid_map", map) < 0)
       child_fail(plan, "write-id-map");
-    map[2] = 0;
+    map[6] = 0;
     safe_append_num(map, sizeof(map), gid);
     safe_append(map, sizeof(map), " 1\n");
     if (write_file("/proc/self/gid_map", map) < 0)

@@ -318,3 +318,13 @@ failed_update_case() { # CASE LOCAL_EDIT UPDATE_ARGS...
   run_both up26 pkg update pkg@v3
   assert_same up26
 }
+
+@test "diff update: comments on local lines kept, a replaced value takes its comment along" {
+  update_case up27 "sed -i 's/color: blue/color: blue # c1/; s/size: \"10\"/size: \"10\" # c2/; s/^  name: cm-a$/  name: cm-a # c3/' cm.yaml" pkg@v2
+  assert_same up27
+}
+
+@test "diff update: local resource added to an upstream file with upstream additions" {
+  update_case up28 "printf -- '---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-local\n' >>cm.yaml" pkg@v3
+  assert_same up28
+}

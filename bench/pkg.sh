@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Package library benchmarks, each next to kpt measured in the same run (medians):
+#   1. `pkg get` of a small package and of a 500-resource package (file:// repository);
+#   2. `pkg update` (resource-merge, v1 -> v2) of the same packages;
+#   3. YAML round trip (parse + write, byte-identical) throughput in MB/s.
+# Targets (issue 4): get and update >= 10x faster than kpt; YAML round trip >= 50 MB/s.
+set -uo pipefail
+P=${PORTICO_BIN:-bin/portico}
+ROOT=${PORTICO_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+work=$(mktemp -d /tmp/portico-bench-pkg.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+have_kpt=1
+command -v kpt >/dev/null || { have_kpt=0; echo "NOTE: kpt not installed; kpt anchors skipped"; }
+RUNS=${BENCH_RUNS:-7}
+
+commit() { git -C "$1" add -A >/dev/null && git -C "$1" -c user.email=b@x -c user.name=b commit -qm "$2" && git -C "$1" tag "$2"; }
+now_ns() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {printf "%.1f\n", a[int((NR+1)/2)]/1e6}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b == b + 0) printf "%.1fx", b / a; else print "n/a" }'; }
+
+# ---- fixtures: the small app package, and 500 resources in 50 files ----
+small=$work/small
+mkdir -p "$small" && git -C "$small" init -q -b main
+cp -a "$ROOT/test/fixtures/cad/app-v1/." "$small/" && commit "$small" v1
+cp -a "$ROOT/test/fixtures/cad/app-v2/." "$small/" && rm -rf "$small/catalog/app/notes/extra.txt" && commit "$small" v2
+
+big=$work/big
+mkdir -p "$big/pkg" && git -C "$big" init -q -b main
+printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\ninfo:\n  description: big\n' >"$big/pkg/Kptfile"
+gen_big() { # REPLICAS
+  for f in $(seq 1 50); do
+    : >"$big/pkg/file$f.yaml"
+    for r in $(seq 1 10); do
+      [ "$r" -gt 1 ] && echo '---' >>"$big/pkg/file$f.yaml"
+      cat >>"$big/pkg/file$f.yaml" <<YAML
+# resource $r of file $f
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-$f-$r
+  namespace: ns-$f
+  labels:
+    app: app-$f-$r
+spec:
+  replicas: $1
+  template:
+    spec:
+      containers:
+      - name: main
+        image: "registry.example.com/app:$1"
+        args: [--verbose, --port=8080]
+        env:
+        - name: MODE
+          value: production
+YAML
+    done
+  done
+}
+gen_big 1 && commit "$big" v1
+gen_big 2 && commit "$big" v2
+
+# time_get NAME TOOL URL
+time_get() {
+  local tool=$1 url=$2
+  for i in $(seq "$RUNS"); do
+    rm -rf "$work/out"
+    local t0; t0=$(now_ns)
+    if [ "$tool" = kpt ]; then kpt pkg get "$url" "$work/out" >/dev/null 2>&1 || return 1
+    else "$P" pkg get "$url" "$work/out" >/dev/null 2>&1 || return 1; fi
+    echo $(( $(now_ns) - t0 ))
+  done | median
+}
+
+# time_update TOOL URL (each run updates a fresh copy of the v1 package to v2)
+time_update() {
+  local tool=$1 url=$2
+  rm -rf "$work/base" && kpt pkg get "$url@v1" "$work/base" >/dev/null 2>&1 ||
+    "$P" pkg get "$url@v1" "$work/base" >/dev/null 2>&1 || return 1
+  for i in $(seq "$RUNS"); do
+    rm -rf "$work/upd" && cp -a "$work/base" "$work/upd"
+    local t0; t0=$(now_ns)
+    # kpt wants the package under the current directory
+    if [ "$tool" = kpt ]; then (cd "$work" && kpt pkg update upd@v2) >"$work/log" 2>&1 || { cat "$work/log" >&2; return 1; }
+    else (cd "$work" && "$P" pkg update upd@v2) >"$work/log" 2>&1 || { cat "$work/log" >&2; return 1; }; fi
+    echo $(( $(now_ns) - t0 ))
+  done | median
+}
+
+row() { # LABEL PORTICO_MS KPT_MS
+  printf '  %-40s %10s ms %10s ms %10s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"
+}
+
+echo "pkg get / pkg update, median of $RUNS runs (target: portico >= 10x faster than kpt)"
+printf '  %-40s %13s %13s %10s\n' "" "portico" "kpt (anchor)" "speed-up"
+for set in "small|file://$small.git/catalog/app" "500 resources|file://$big.git/pkg"; do
+  label=${set%%|*} url=${set#*|}
+  pg=$(time_get portico "$url@v2") || pg=nan
+  kg=nan; [ $have_kpt = 1 ] && { kg=$(time_get kpt "$url@v2") || kg=nan; }
+  row "get ($label)" "$pg" "$kg"
+  pu=$(time_update portico "$url") || pu=nan
+  ku=nan; [ $have_kpt = 1 ] && { ku=$(time_update kpt "$url") || ku=nan; }
+  row "update v1->v2 ($label)" "$pu" "$ku"
+done
+
+# ---- YAML round trip ----
+awk 'FNR == 1 && NR > 1 { print "---" } { print }' "$big"/pkg/file*.yaml >"$work/all.yaml"
+size=$(stat -c %s "$work/all.yaml")
+res=$("$P" pkg __bench-yaml "$work/all.yaml" 20) || { echo "yaml round trip FAILED"; exit 1; }
+mbs=$(sed -nE 's/.* mb_per_s=([0-9.]+).*/\1/p' <<<"$res")
+cpu=$(sed -nE 's/.*cpu_mb_per_s=([0-9.]+).*/\1/p' <<<"$res")
+echo "YAML round trip (parse + write, byte-identical), $((size / 1024)) KiB x 20"
+printf '  %-40s %10s MB/s wall, %s MB/s of CPU time   (target: >= 50 MB/s)\n' "portico (cad/yaml)" "$mbs" "$cpu"

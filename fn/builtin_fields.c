@@ -168,15 +168,7 @@ static char *resolve_pattern(const char *pattern, const yml_node *setters, const
 }
 
 static int setter_result(fn_rlist *rl, setters_ctx *c, const char *path, const char *value) {
-  /* Go's %q of a plain string: quotes and backslashes escaped. */
-  buf q = BUF_INIT;
-  for (const char *v = value; *v; v++) {
-    if (*v == '"' || *v == '\\')
-      buf_putc(&q, '\\');
-    buf_putc(&q, *v);
-  }
-  char *msg = str_printf("set field value to \"%s\"", buf_cstr(&q));
-  buf_free(&q);
+  char *msg = fn_go_quote("set field value to ", value);
   int rc = msg ? fn_result_add_file(rl, NULL, msg, c->file, NULL, path) : ERR_NOMEM;
   free(msg);
   c->changes++;
@@ -386,16 +378,9 @@ static char *expand_captures(search *s, const char *tmpl, const char *value) {
 static int search_result(fn_rlist *rl, search *s, const char *path, const char *value) {
   if (!s->file)
     return 0; /* as the catalog function: results only for items with a file */
-  buf q = BUF_INIT;
-  for (const char *v = value; *v; v++) {
-    if (*v == '"' || *v == '\\')
-      buf_putc(&q, '\\');
-    buf_putc(&q, *v);
-  }
-  char *msg = str_printf(s->put_value || s->put_comment ? "Mutated field value to \"%s\""
-                                                         : "Matched field value \"%s\"",
-                         buf_cstr(&q));
-  buf_free(&q);
+  char *msg = fn_go_quote(s->put_value || s->put_comment ? "Mutated field value to "
+                                                          : "Matched field value ",
+                          value);
   int rc = msg ? fn_result_add_file(rl, NULL, msg, s->file, NULL, path) : ERR_NOMEM;
   free(msg);
   s->results++;

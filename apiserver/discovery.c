@@ -107,10 +107,11 @@ int discovery_version_compare(const char *a, const char *b) {
 
 /* --- group and version bookkeeping ----------------------------------------------------- */
 
-/* The distinct versions served for `group`, in priority order; caller frees the array
- * (the strings are borrowed from types). */
-static const char **group_versions(const api_resource_type *types, size_t count,
-                                   const char *group, size_t *n_out) {
+/* The distinct values, in order of first appearance: with `group` NULL the groups of the
+ * non-core types, otherwise the versions served for `group` sorted by version priority.
+ * Caller frees the array (the strings are borrowed from types); NULL on ERR_NOMEM. */
+static const char **distinct(const api_resource_type *types, size_t count, const char *group,
+                             size_t *n_out) {
   const char **out = calloc(count + 1, sizeof(*out));
   size_t n = 0;
   if (!out) {
@@ -118,16 +119,17 @@ static const char **group_versions(const api_resource_type *types, size_t count,
     return NULL;
   }
   for (size_t i = 0; i < count; i++) {
-    if (strcmp(types[i].group, group))
+    if (group ? strcmp(types[i].group, group) != 0 : !types[i].group[0])
       continue;
+    const char *value = group ? types[i].version : types[i].group;
     bool seen = false;
     for (size_t j = 0; j < n && !seen; j++)
-      seen = !strcmp(out[j], types[i].version);
+      seen = !strcmp(out[j], value);
     if (!seen)
-      out[n++] = types[i].version;
+      out[n++] = value;
   }
-  /* insertion sort: n is tiny */
-  for (size_t i = 1; i < n; i++)
+  /* insertion sort by priority (versions only): n is tiny */
+  for (size_t i = 1; group && i < n; i++)
     for (size_t j = i; j > 0 && discovery_version_compare(out[j - 1], out[j]) > 0; j--) {
       const char *t = out[j];
       out[j] = out[j - 1];
@@ -137,25 +139,13 @@ static const char **group_versions(const api_resource_type *types, size_t count,
   return out;
 }
 
-/* The distinct non-core groups in order of first appearance; caller frees the array. */
+static const char **group_versions(const api_resource_type *types, size_t count,
+                                   const char *group, size_t *n_out) {
+  return distinct(types, count, group, n_out);
+}
+
 static const char **distinct_groups(const api_resource_type *types, size_t count, size_t *n_out) {
-  const char **out = calloc(count + 1, sizeof(*out));
-  size_t n = 0;
-  if (!out) {
-    error_set(ERR_NOMEM, "out of memory");
-    return NULL;
-  }
-  for (size_t i = 0; i < count; i++) {
-    if (!types[i].group[0])
-      continue;
-    bool seen = false;
-    for (size_t j = 0; j < n && !seen; j++)
-      seen = !strcmp(out[j], types[i].group);
-    if (!seen)
-      out[n++] = types[i].group;
-  }
-  *n_out = n;
-  return out;
+  return distinct(types, count, NULL, n_out);
 }
 
 static json_t *group_version_ref(const char *group, const char *version) {

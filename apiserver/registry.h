@@ -28,7 +28,8 @@ typedef struct registry registry;
 
 /* Tunables; zero fields take the defaults. */
 typedef struct registry_options {
-  size_t watch_history;       /* events kept for watch resumption (default 10000) */
+  size_t watch_history;       /* events kept for watch resumption (default 10000, or
+                                 $PORTICO_WATCH_HISTORY when set) */
   unsigned bookmark_interval_ms; /* BOOKMARK period for allowWatchBookmarks (default 10000) */
 } registry_options;
 

@@ -76,7 +76,10 @@ struct registry {
   size_t ring_cap, ring_start, ring_count;
   long long compacted_rv; /* events with rv <= this are gone */
   watcher *watchers;
+  size_t watcher_count; /* bounded by REGISTRY_MAX_WATCHERS */
 };
+
+#define REGISTRY_MAX_WATCHERS 4096
 
 /* registry.c */
 collection *registry_collection(registry *r, const char *resource, bool create);
@@ -120,5 +123,65 @@ void registry_human_age(const char *rfc3339, char *out, size_t size);
  * an HTTP status (400, 415) with *message (caller frees) explaining. */
 int registry_decode_body(const api_request *req, json_t **out, char **message);
 int registry_yaml_to_json(const char *text, size_t len, json_t **out, char **message);
+
+/* registry.c: shared helpers */
+void registry_uuid_v4(char out[37]);
+/* generateName suffix: 5 characters from the alphabet Kubernetes uses (no vowels). */
+void registry_random_suffix(char out[6]);
+char *registry_make_key(const char *ns, const char *name);
+char *registry_qualified_resource(const type_info *ti);
+char *registry_qualified_kind(const type_info *ti);
+json_t *registry_details(const type_info *ti, const char *name, const char *kind);
+void registry_respond_not_found(api_response *resp, const type_info *ti, const char *name);
+void registry_respond_conflict(api_response *resp, const type_info *ti, const char *name,
+                               const char *why);
+void registry_respond_invalid(api_response *resp, const type_info *ti, const char *name,
+                              const validate_errors *errs);
+void registry_respond_text_status(api_response *resp, int code, const char *reason,
+                                  const char *message);
+void registry_respond_raw_json(api_response *resp, int code, const char *json, size_t len);
+bool registry_dry_run(const api_request *req);
+int registry_commit_put(registry *r, const type_info *ti, const char *key, json_t *obj,
+                        event_type type);
+int registry_commit_delete(registry *r, const type_info *ti, const char *key, json_t *last);
+json_t *registry_load_entry(const entry *e);
+entry *registry_namespace_entry(registry *r, const char *ns);
+
+/* registry_list.c */
+/* One item of a list: what the page shows. */
+typedef struct list_item {
+  const char *key;
+  const char *json;
+  const json_t *labels;
+} list_item;
+/* The field selector labels a type supports beyond metadata.name and metadata.namespace
+ * (NULL-terminated, or NULL). */
+const char *const *registry_field_labels(const type_info *ti);
+bool registry_item_matches(const list_item *it, const char *ns, const selector *labels,
+                           const selector *fields);
+void registry_respond_object(api_response *resp, int code, const type_info *ti,
+                             const char *version, const api_request *req, const char *json,
+                             size_t len);
+void registry_respond_json_object(api_response *resp, int code, const type_info *ti,
+                                  const char *version, const api_request *req,
+                                  const json_t *obj);
+int registry_handle_list(registry *r, const type_info *ti, const char *version, const char *ns,
+                         const api_request *req, api_response *resp);
+char *registry_b64_encode(const char *in, size_t n);
+
+/* registry_write.c */
+int registry_handle_create(registry *r, const type_info *ti, const char *version, const char *ns,
+                           const api_request *req, api_response *resp);
+int registry_handle_update(registry *r, const type_info *ti, const char *version, const char *ns,
+                           const char *name, bool status_only, const api_request *req,
+                           api_response *resp);
+int registry_handle_patch(registry *r, const type_info *ti, const char *version, const char *ns,
+                          const char *name, bool status_only, const api_request *req,
+                          api_response *resp);
+int registry_handle_delete(registry *r, const type_info *ti, const char *version, const char *ns,
+                           const char *name, const api_request *req, api_response *resp);
+int registry_handle_delete_collection(registry *r, const type_info *ti, const char *version,
+                                      const char *ns, const api_request *req,
+                                      api_response *resp);
 
 #endif

@@ -180,6 +180,7 @@ static void watcher_unlink(watcher *w) {
   for (watcher **pp = &w->reg->watchers; *pp; pp = &(*pp)->next)
     if (*pp == w) {
       *pp = w->next;
+      w->reg->watcher_count--;
       break;
     }
   w->reg = NULL;
@@ -321,13 +322,13 @@ int registry_serve_watch(registry *r, const type_info *ti, const char *version, 
   selector *labels = NULL, *fields = NULL;
   const char *ls = api_request_query(req, "labelSelector");
   const char *fs = api_request_query(req, "fieldSelector");
-  static const char *const extra_fields[] = {"type", "reason", "involvedObject.kind",
-                                             "involvedObject.name", "involvedObject.namespace",
-                                             "involvedObject.uid", "involvedObject.apiVersion",
-                                             "involvedObject.fieldPath", "source", "status.phase",
-                                             NULL};
+  if (r->watcher_count >= REGISTRY_MAX_WATCHERS) {
+    api_respond_status(resp, 429, "TooManyRequests",
+                       "too many open watches; try again later", NULL);
+    return 0;
+  }
   if ((ls && selector_parse_labels(ls, &labels)) ||
-      (fs && selector_parse_fields(fs, extra_fields, &fields))) {
+      (fs && selector_parse_fields(fs, registry_field_labels(ti), &fields))) {
     api_respond_status(resp, 400, "BadRequest", error_message(), NULL);
     selector_free(labels);
     return 0;
@@ -390,6 +391,7 @@ int registry_serve_watch(registry *r, const type_info *ti, const char *version, 
   }
   w->next = r->watchers;
   r->watchers = w;
+  r->watcher_count++;
   uint64_t first = w->interval_ms < (uint64_t)timeout * 1000 ? w->interval_ms : (uint64_t)timeout * 1000;
   uv_timer_start(&w->timer, watcher_tick, first, 0);
 

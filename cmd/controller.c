@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "controller/manager.h"
 #include "controller/runtime.h"
 
 #include <stdio.h>

@@ -19,6 +19,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "controller/runtime.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +34,9 @@ typedef struct standalone {
   registry *reg;
   http_server *server;
   bool stopping;
+  controller_runtime *ctl; /* the in-process controller (controller/runtime.h) */
+  uv_work_t ctl_stop;      /* drains it off the loop, which keeps serving meanwhile */
+  bool ctl_stopping;
 } standalone;
 
 static void usage(FILE *out) {
@@ -94,9 +98,31 @@ static void stop(standalone *st) {
   uv_close((uv_handle_t *)&st->sigterm, NULL);
 }
 
+static void ctl_stop_work(uv_work_t *w) { controller_runtime_stop(((standalone *)w->data)->ctl); }
+
+static void ctl_stopped(uv_work_t *w, int status) {
+  (void)status;
+  standalone *st = w->data;
+  st->ctl = NULL;
+  stop(st);
+}
+
 static void on_signal(uv_signal_t *sig, int signum) {
   (void)signum;
-  stop(sig->data);
+  standalone *st = sig->data;
+  /* The controller drains first (its reconcilers may still call the API), on a worker
+   * thread so this loop keeps serving; the server stops once it is done. */
+  if (st->ctl && !st->ctl_stopping) {
+    st->ctl_stopping = true;
+    controller_runtime_request_stop(st->ctl);
+    st->ctl_stop.data = st;
+    if (uv_queue_work(&st->loop, &st->ctl_stop, ctl_stop_work, ctl_stopped) == 0)
+      return;
+    controller_runtime_stop(st->ctl);
+    st->ctl = NULL;
+  }
+  if (!st->ctl_stopping || !st->ctl)
+    stop(st);
 }
 
 static void close_any(uv_handle_t *h, void *arg) {
@@ -194,11 +220,17 @@ int cmd_standalone_main(int argc, char **argv) {
   log_info(NULL, "standalone: serving %s; kubeconfig written to %s (export KUBECONFIG=%s)", url,
            kubeconfig, kubeconfig);
 
-  /* ---- CONTROLLER HOOK -------------------------------------------------------------------
-   * The controller (controller/, issue of helper "controller") starts here, in this
-   * process, against `kubeconfig` (or directly against `url` + crt->token + crt->ca_pem),
-   * on its own thread or on st.loop, and is stopped in stop() before registry_close().
-   * ---------------------------------------------------------------------------------------- */
+  /* The controller runs in this process, on its own threads, against the kubeconfig just
+   * written; it is drained before the server stops (on_signal). */
+  controller_runtime_options co = {0};
+  co.kubeconfig = kubeconfig;
+  co.leader_elect = false; /* one process owns this API server */
+  co.observer = true;
+  co.observer_quiet = true;
+  if (controller_runtime_start(&st.ctl, &co)) {
+    log_error(NULL, "standalone: cannot start the controller: %s", error_message());
+    goto done;
+  }
 
   uv_signal_init(&st.loop, &st.sigint);
   uv_signal_init(&st.loop, &st.sigterm);
@@ -210,6 +242,10 @@ int cmd_standalone_main(int argc, char **argv) {
   exit_code = 0;
 
 done:
+  if (st.ctl) { /* only on an error path: the normal one drained it in on_signal */
+    controller_runtime_stop(st.ctl);
+    st.ctl = NULL;
+  }
   if (loop_ready) {
     if (!st.stopping) {
       registry_close(st.reg);

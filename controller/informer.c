@@ -48,6 +48,7 @@ struct informer {
   char *rv;
   bool need_relist;
   bool watch_error; /* the server sent an ERROR event other than 410 */
+  uint64_t watch_events; /* events delivered by the current watch */
   unsigned failures;
   uv_timer_t backoff_timer, resync_timer;
   int open_timers;
@@ -429,6 +430,7 @@ static void on_watch_event(void *ctx, const char *type, json_t *obj) {
     kube_request_cancel(inf->inflight);
     return;
   }
+  inf->watch_events++;
   const char *rv = rv_of(obj);
   if (!strcmp(type, "BOOKMARK")) {
     if (rv) {
@@ -476,6 +478,16 @@ static void on_watch_done(void *ctx, kube_response *resp) {
   }
   if (resp->code == ERR_CANCELLED)
     return;
+  if (resp->code == ERR_UNAVAILABLE && resp->http_status == 200 && inf->watch_events > 0) {
+    /* The stream broke after making progress (the server dropped a slow or idle client):
+     * like client-go, continue at once from the last resourceVersion. A watch that breaks
+     * before delivering anything backs off below. */
+    log_info(NULL, "informer %s: watch interrupted after %llu events (%s); resuming",
+             inf->resource, (unsigned long long)inf->watch_events, resp->message);
+    inf->failures = 0;
+    start_watch(inf);
+    return;
+  }
   log_warn(NULL, "informer %s: watch failed (%s, HTTP %ld): %s; backing off", inf->resource,
            error_code_name(resp->code), resp->http_status, resp->message);
   /* client-go: anything but connection refused / 429 / 5xx makes the reflector relist */
@@ -502,6 +514,7 @@ static void start_watch(informer *inf) {
       rc = kube_query_escape(&p, inf->selector);
   }
   inf->state = ST_WATCHING;
+  inf->watch_events = 0;
   if (!rc)
     rc = kube_client_watch(inf->client, buf_cstr(&p), (uint64_t)(timeout + 30) * 1000,
                            on_watch_event, on_watch_done, inf, &inf->inflight);

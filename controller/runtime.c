@@ -5,12 +5,13 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "controller/manager.h"
 #include "controller/metrics.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 
-const kube_resource CONTROLLER_OBSERVER_RESOURCE = {"", "v1", "configmaps", "ConfigMap", true};
+static const kube_resource CONTROLLER_OBSERVER_RESOURCE = {"", "v1", "configmaps", "ConfigMap", true};
 
 struct controller_runtime {
   kubeconfig config;
@@ -41,14 +42,15 @@ int controller_runtime_register(controller_setup_fn fn, void *ctx) {
 static reconcile_result observe(const reconcile_request *req) {
   informer *inf = controller_primary_informer(req->controller);
   json_t *obj = informer_get(inf, req->namespace, req->name);
+  log_level lvl = req->user ? LOG_DEBUG : LOG_INFO;
   if (!obj) {
-    log_info(req->key, "observed absent");
+    log_write(lvl, req->key, "observed absent");
     metrics_counter_add("portico_observer_observations_total", "state=\"absent\"", 1);
     return reconcile_done();
   }
   json_t *md = json_object_get(obj, "metadata");
   const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
-  log_info(req->key, "observed resourceVersion=%s keys=%zu", rv ? rv : "",
+  log_write(lvl, req->key, "observed resourceVersion=%s keys=%zu", rv ? rv : "",
            json_object_size(json_object_get(obj, "data")));
   metrics_counter_add("portico_observer_observations_total", "state=\"present\"", 1);
   json_decref(obj);
@@ -88,7 +90,7 @@ int controller_runtime_start(controller_runtime **out, const controller_runtime_
                   "Reconciles of the built-in observer controller by what it found.");
   if (o->observer)
     rc = controller_manager_add(r->manager, "observer", &CONTROLLER_OBSERVER_RESOURCE, observe,
-                                NULL, NULL);
+                                o->observer_quiet ? (void *)r : NULL, NULL);
   pthread_mutex_lock(&setups_mu);
   for (int i = 0; !rc && i < nsetups; i++)
     rc = setups[i].fn(r->manager, setups[i].ctx);

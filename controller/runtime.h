@@ -16,8 +16,6 @@
 #ifndef PORTICO_CONTROLLER_RUNTIME_H
 #define PORTICO_CONTROLLER_RUNTIME_H
 
-#include "controller/manager.h"
-
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,10 +30,14 @@ typedef struct controller_runtime_options {
   const char *health_addr;     /* NULL: none */
   int workers;                 /* 0: 2 */
   bool observer;               /* run the built-in observer controller */
+  bool observer_quiet;         /* its per-object lines at debug level (embedded use) */
   bool handle_signals;         /* stop on SIGINT/SIGTERM */
 } controller_runtime_options;
 
 typedef struct controller_runtime controller_runtime;
+/* Kept opaque here so that embedders (cmd/standalone.c) need no client headers; see
+ * controller/manager.h. */
+typedef struct controller_manager controller_manager;
 
 /* A setup function adds controllers/informers to the manager before it starts. */
 typedef int (*controller_setup_fn)(controller_manager *m, void *ctx);
@@ -62,8 +64,5 @@ void controller_runtime_request_stop(controller_runtime *r);
 void controller_runtime_stop(controller_runtime *r);
 
 controller_manager *controller_runtime_manager(controller_runtime *r);
-
-/* The observer's resource (ConfigMaps). */
-extern const kube_resource CONTROLLER_OBSERVER_RESOURCE;
 
 #endif

@@ -251,40 +251,106 @@ int builtin_run_text(const char *name, const char *in, size_t in_len, buf *out, 
   return rc;
 }
 
-/* ---- ensure-name-substring ---- */
+/* ---- ensure-name-substring ----
+ * As the catalog function: config is a ConfigMap with exactly one entry, `prepend` or
+ * `append` -> substring, or an EnsureNameSubstring {substring, editMode}. Every name that
+ * does not contain the substring gets it (Namespaces, CRDs, APIServices and Kptfiles are
+ * skipped; local config is not), and depends-on annotations naming a renamed object of
+ * the input follow. (References from other resources, which the catalog image rewrites
+ * with kustomize's name-reference rules, are not followed yet.) */
 
 int builtin_ensure_name_substring(fn_rlist *rl) {
-  const char *prepend = fn_config_get(rl, "prepend");
-  const char *append = fn_config_get(rl, "append");
-  if ((!prepend || !*prepend) && (!append || !*append))
-    return error_set(ERR_INVALID, "function config must set `prepend` or `append`");
-  for (size_t i = 0; i < yml_node_size(rl->items); i++) {
+  const char *substring = NULL;
+  bool append = false;
+  const char *kind = rl->config ? yml_lookup_str(rl->config, "kind", NULL) : NULL;
+  if (str_eq(kind, "ConfigMap")) {
+    yml_node *data = yml_map_get(rl->config, "data");
+    size_t n = data && yml_node_kind(data) == YML_MAP ? yml_node_size(data) : 0;
+    if (n != 1)
+      return error_set(ERR_INVALID, "only 1 entry is allowed in the ConfigMap, but got: %zu", n);
+    const char *k = yml_scalar_value(yml_map_key_at(data, 0), NULL);
+    if (!str_eq(k, "prepend") && !str_eq(k, "append"))
+      return error_set(ERR_INVALID, "unknown editMode: %s, only prepend and append are allowed",
+                       k ? k : "");
+    append = str_eq(k, "append");
+    substring = yml_scalar_value(yml_map_value_at(data, 0), NULL);
+  } else if (str_eq(kind, "EnsureNameSubstring")) {
+    substring = yml_lookup_str(rl->config, "substring", NULL);
+    append = str_eq(yml_lookup_str(rl->config, "editMode", NULL), "append");
+  } else {
+    return error_set(ERR_INVALID, "function config must be either ConfigMap or "
+                                  "fn.kpt.dev/v1alpha1, Kind=EnsureNameSubstring, but we got: %s",
+                     kind ? kind : "nothing");
+  }
+  if (!substring || !*substring)
+    return error_set(ERR_INVALID, "substring must not be empty");
+  size_t n = yml_node_size(rl->items);
+  /* The names before any change: depends-on may only follow objects of the input. */
+  char **names = calloc(n ? n : 1, sizeof(char *));
+  if (!names)
+    return ERR_NOMEM;
+  for (size_t i = 0; i < n; i++)
+    names[i] = str_dup(item_name(yml_seq_at(rl->items, i)));
+  int rc = 0;
+  for (size_t i = 0; i < n && rc >= 0; i++) {
     yml_node *item = yml_seq_at(rl->items, i);
-    if (item_is_kptfile(item) || item_is_local_config(item))
+    const char *k = item_kind(item);
+    const char *av = item_api_version(item);
+    if (item_is_kptfile(item) || str_eq(k, "Namespace") || str_eq(k, "CustomResourceDefinition") ||
+        (str_eq(k, "APIService") && av && str_has_prefix(av, "apiregistration.k8s.io/")))
       continue;
     const char *name = item_name(item);
-    if (!name)
+    if (!name || strstr(name, substring))
       continue;
-    if ((prepend && *prepend && strstr(name, prepend)) || (append && *append && strstr(name, append)))
-      continue;
-    char *nn = str_printf("%s%s%s", prepend ? prepend : "", name, append ? append : "");
-    int rc = nn ? yml_set_str_if_changed(yml_map_get(item, "metadata"), "name", nn) : ERR_NOMEM;
+    char *nn = append ? str_printf("%s%s", name, substring) : str_printf("%s%s", substring, name);
+    rc = nn ? yml_set_str_if_changed(yml_map_get(item, "metadata"), "name", nn) : ERR_NOMEM;
     free(nn);
     if (rc < 0)
-      return rc;
+      break;
+    /* depends-on: group/namespaces/ns/Kind/name or group/Kind/name of an input object */
+    const char *dep = yml_lookup_str(item, "metadata", "annotations", "config.kubernetes.io/depends-on", NULL);
+    if (!dep)
+      continue;
+    int slashes = 0;
+    for (const char *p = dep; *p; p++)
+      slashes += *p == '/';
+    const char *last = strrchr(dep, '/');
+    if ((slashes != 4 && slashes != 2) || !last || !last[1])
+      continue;
+    const char *dep_name = last + 1;
+    bool known = false;
+    for (size_t j = 0; j < n && !known; j++)
+      known = str_eq(names[j], dep_name);
+    if (!known)
+      continue;
+    char *nd = append ? str_printf("%s%s", dep, substring)
+                      : str_printf("%.*s%s%s", (int)(dep_name - dep), dep, substring, dep_name);
+    rc = nd ? yml_map_set_str(yml_lookup(item, "metadata", "annotations", NULL),
+                              "config.kubernetes.io/depends-on", nd)
+            : ERR_NOMEM;
+    free(nd);
   }
-  return 0;
+  for (size_t i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
+  return rc < 0 ? rc : 0;
 }
 
-/* ---- set-image ---- */
+/* ---- set-image ----
+ * As the catalog function: the `containers` of Pods (spec) and of Deployments,
+ * StatefulSets, ReplicaSets, DaemonSets and PodTemplates (spec.template.spec) whose image
+ * name is `name` get the new name, tag or digest; one summary result. (The catalog
+ * function does not reach initContainers; neither does this one, to stay identical.) */
 
-/* Splits an image "name[:tag][@digest]" at the start of its tag/digest. */
-static size_t image_name_len(const char *image) {
+/* Splits "name[:tag][@digest]" into its three parts (tag with ':', digest with '@'). */
+static void image_split(const char *image, size_t *name_len, size_t *tag_len) {
   const char *at = strchr(image, '@');
-  size_t n = at ? (size_t)(at - image) : strlen(image);
-  const char *slash = memrchr(image, '/', n);
-  const char *colon = memrchr(slash ? slash : image, ':', n - (size_t)((slash ? slash : image) - image));
-  return colon ? (size_t)(colon - image) : n;
+  size_t before = at ? (size_t)(at - image) : strlen(image);
+  const char *slash = memrchr(image, '/', before);
+  const char *from = slash ? slash : image;
+  const char *colon = memchr(from, ':', before - (size_t)(from - image));
+  *name_len = colon ? (size_t)(colon - image) : before;
+  *tag_len = before - *name_len;
 }
 
 typedef struct image_spec {
@@ -292,85 +358,89 @@ typedef struct image_spec {
   int changed;
 } image_spec;
 
-static int set_image_in(yml_node *n, image_spec *spec, int depth) {
-  if (depth > 64)
-    return 0;
-  if (yml_node_kind(n) == YML_SEQ) {
-    for (size_t i = 0; i < yml_node_size(n); i++) {
-      int rc = set_image_in(yml_seq_at(n, i), spec, depth + 1);
-      if (rc < 0)
-        return rc;
-    }
-    return 0;
-  }
-  if (yml_node_kind(n) != YML_MAP)
-    return 0;
-  for (size_t i = 0; i < yml_node_size(n); i++) {
-    const char *key = yml_scalar_value(yml_map_key_at(n, i), NULL);
-    yml_node *v = yml_map_value_at(n, i);
-    bool containers = key && (!strcmp(key, "containers") || !strcmp(key, "initContainers") ||
-                              !strcmp(key, "ephemeralContainers"));
-    if (containers && yml_node_kind(v) == YML_SEQ) {
-      for (size_t c = 0; c < yml_node_size(v); c++) {
-        yml_node *ctr = yml_seq_at(v, c);
-        const char *image = yml_node_kind(ctr) == YML_MAP ? yml_lookup_str(ctr, "image", NULL) : NULL;
-        if (!image)
-          continue;
-        size_t nl = image_name_len(image);
-        if (strlen(spec->name) != nl || strncmp(image, spec->name, nl))
-          continue;
-        const char *suffix = image + nl; /* ":tag", "@digest", ":tag@digest" or "" */
-        char *ni;
-        if (spec->digest && *spec->digest)
-          ni = str_printf("%s@%s", spec->new_name ? spec->new_name : spec->name, spec->digest);
-        else if (spec->new_tag && *spec->new_tag)
-          ni = str_printf("%s:%s", spec->new_name ? spec->new_name : spec->name, spec->new_tag);
-        else
-          ni = str_printf("%s%s", spec->new_name ? spec->new_name : spec->name, suffix);
-        int rc = ni ? yml_set_str_if_changed(ctr, "image", ni) : ERR_NOMEM;
-        free(ni);
-        if (rc < 0)
-          return rc;
-        spec->changed += rc;
-      }
-    } else {
-      int rc = set_image_in(v, spec, depth + 1);
-      if (rc < 0)
-        return rc;
-    }
+static int set_images_in(yml_node *podspec, image_spec *spec) {
+  yml_node *ctrs = podspec && yml_node_kind(podspec) == YML_MAP ? yml_map_get(podspec, "containers") : NULL;
+  for (size_t c = 0; ctrs && yml_node_kind(ctrs) == YML_SEQ && c < yml_node_size(ctrs); c++) {
+    yml_node *ctr = yml_seq_at(ctrs, c);
+    const char *image = yml_node_kind(ctr) == YML_MAP ? yml_lookup_str(ctr, "image", NULL) : NULL;
+    if (!image)
+      continue;
+    size_t nl, tl;
+    image_split(image, &nl, &tl);
+    if (strlen(spec->name) != nl || strncmp(image, spec->name, nl))
+      continue;
+    buf nv = BUF_INIT;
+    buf_puts(&nv, spec->new_name ? spec->new_name : "");
+    if (!spec->new_name)
+      buf_append(&nv, image, nl);
+    if (spec->digest)
+      buf_printf(&nv, "@%s", spec->digest);
+    else if (spec->new_tag)
+      buf_printf(&nv, ":%s", spec->new_tag);
+    else
+      buf_puts(&nv, tl ? "" : image + nl + tl); /* no tag: keep the digest */
+    if (!spec->digest && !spec->new_tag && tl)
+      buf_append(&nv, image + nl, tl);
+    int rc = yml_set_str_if_changed(ctr, "image", buf_cstr(&nv));
+    buf_free(&nv);
+    if (rc < 0)
+      return rc;
+    spec->changed += rc;
   }
   return 0;
 }
 
+static const char *nonempty(const char *s) { return s && *s ? s : NULL; }
+
 int builtin_set_image(fn_rlist *rl) {
   image_spec spec = {0};
   yml_node *typed = rl->config ? yml_map_get(rl->config, "image") : NULL;
+  yml_node *data = rl->config ? yml_map_get(rl->config, "data") : NULL;
   if (typed && yml_node_kind(typed) == YML_MAP) {
     spec.name = yml_lookup_str(typed, "name", NULL);
     spec.new_name = yml_lookup_str(typed, "newName", NULL);
     spec.new_tag = yml_lookup_str(typed, "newTag", NULL);
     spec.digest = yml_lookup_str(typed, "digest", NULL);
-  } else {
-    spec.name = fn_config_get(rl, "name");
-    spec.new_name = fn_config_get(rl, "newName");
-    spec.new_tag = fn_config_get(rl, "newTag");
-    spec.digest = fn_config_get(rl, "digest");
   }
-  if (!spec.name || !*spec.name)
+  for (size_t i = 0; data && yml_node_kind(data) == YML_MAP && i < yml_node_size(data); i++) {
+    const char *k = yml_scalar_value(yml_map_key_at(data, i), NULL);
+    const char *v = yml_scalar_value(yml_map_value_at(data, i), NULL);
+    if (str_eq(k, "name"))
+      spec.name = v;
+    else if (str_eq(k, "newName"))
+      spec.new_name = v;
+    else if (str_eq(k, "newTag"))
+      spec.new_tag = v;
+    else if (str_eq(k, "digest"))
+      spec.digest = v;
+    else
+      return error_set(ERR_INVALID, "ConfigMap has wrong field name %s", k ? k : "");
+  }
+  spec.name = nonempty(spec.name);
+  spec.new_name = nonempty(spec.new_name);
+  spec.new_tag = nonempty(spec.new_tag);
+  spec.digest = nonempty(spec.digest);
+  if (!spec.name)
     return error_set(ERR_INVALID, "must specify `name`");
-  if (spec.new_name && !*spec.new_name)
-    spec.new_name = NULL;
-  if (!spec.new_name && !(spec.new_tag && *spec.new_tag) && !(spec.digest && *spec.digest))
+  if (!spec.new_name && !spec.new_tag && !spec.digest)
     return error_set(ERR_INVALID, "must specify one of `newName`, `newTag`, or `digest`");
+  static const char *const template_kinds[] = {"Deployment", "StatefulSet", "ReplicaSet",
+                                               "DaemonSet", "PodTemplate"};
   for (size_t i = 0; i < yml_node_size(rl->items); i++) {
     yml_node *item = yml_seq_at(rl->items, i);
-    if (item_is_kptfile(item) || item_is_local_config(item))
-      continue;
-    int rc = set_image_in(item, &spec, 0);
+    const char *kind = item_kind(item);
+    int rc = 0;
+    if (str_eq(kind, "Pod")) {
+      rc = set_images_in(yml_map_get(item, "spec"), &spec);
+    } else {
+      for (size_t k = 0; k < 5; k++)
+        if (str_eq(kind, template_kinds[k]))
+          rc = set_images_in(yml_lookup(item, "spec", "template", "spec", NULL), &spec);
+    }
     if (rc < 0)
       return rc;
   }
-  char *msg = str_printf("summary: %d image(s) updated", spec.changed);
+  char *msg = str_printf("summary: updated a total of %d image(s)", spec.changed);
   int rc = msg ? fn_result_add(rl, "info", msg, NULL, NULL) : ERR_NOMEM;
   free(msg);
   return rc;

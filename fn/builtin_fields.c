@@ -22,6 +22,7 @@
 #include "base/error.h"
 #include "base/str.h"
 
+#include <fnmatch.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +52,8 @@ static int walk(fn_rlist *rl, yml_node *item, yml_node *n, buf *path, int depth,
       yml_node *v = yml_map_value_at(n, i);
       buf_printf(path, "%s%s", mark ? "." : "", key);
       rc = visit(rl, item, n, i, v, buf_cstr(path), arg);
-      if (rc >= 0)
-        rc = walk(rl, item, v, path, depth + 1, visit, arg);
+      if (rc >= 0) /* the visit may have replaced the value: fetch it again */
+        rc = walk(rl, item, yml_map_value_at(n, i), path, depth + 1, visit, arg);
       path->len = mark;
       if (path->data)
         path->data[mark] = 0;
@@ -63,7 +64,7 @@ static int walk(fn_rlist *rl, yml_node *item, yml_node *n, buf *path, int depth,
       buf_printf(path, "[%zu]", i);
       rc = visit(rl, item, n, i, v, buf_cstr(path), arg);
       if (rc >= 0)
-        rc = walk(rl, item, v, path, depth + 1, visit, arg);
+        rc = walk(rl, item, yml_seq_at(n, i), path, depth + 1, visit, arg);
       path->len = mark;
       if (path->data)
         path->data[mark] = 0;
@@ -72,108 +73,189 @@ static int walk(fn_rlist *rl, yml_node *item, yml_node *n, buf *path, int depth,
   return rc;
 }
 
-static int walk_items(fn_rlist *rl, scalar_visit visit, void *arg) {
-  buf path = BUF_INIT;
-  int rc = 0;
-  for (size_t i = 0; i < yml_node_size(rl->items) && rc >= 0; i++) {
-    yml_node *item = yml_seq_at(rl->items, i);
-    if (item_is_kptfile(item))
-      continue;
-    buf_reset(&path);
-    rc = walk(rl, item, item, &path, 0, visit, arg);
-  }
-  buf_free(&path);
-  return rc < 0 ? rc : 0;
-}
-
-static int report_change(fn_rlist *rl, yml_node *item, const char *path, const char *value) {
-  char *msg = str_printf("set field value to \"%s\"", value);
-  int rc = msg ? fn_result_add(rl, "info", msg, item, path) : ERR_NOMEM;
-  free(msg);
-  return rc;
-}
-
 /* ---- apply-setters ---- */
 
-/* Substitutes ${name} references of `pattern` from the setters map. Returns a new string,
- * or NULL when a referenced setter is missing (the field is left alone) or on ENOMEM. */
-static char *substitute(const char *pattern, const yml_node *setters) {
-  buf out = BUF_INIT;
-  for (const char *p = pattern; *p;) {
-    const char *start = strstr(p, "${");
-    if (!start) {
-      buf_puts(&out, p);
-      break;
-    }
-    const char *end = strchr(start, '}');
-    if (!end) {
-      buf_puts(&out, p);
-      break;
-    }
-    buf_append(&out, p, (size_t)(start - p));
-    char *name = str_ndup(start + 2, (size_t)(end - start - 2));
-    const yml_node *v = name ? yml_map_get(setters, name) : NULL;
-    free(name);
-    const char *val = v ? yml_scalar_value(v, NULL) : NULL;
-    if (!val) {
-      buf_free(&out);
-      return NULL;
-    }
-    buf_puts(&out, val);
-    p = end + 1;
+typedef struct setters_ctx {
+  const yml_node *setters; /* name -> value (the config's data) */
+  const char *file;        /* current item's config.kubernetes.io/path */
+  int changes;
+} setters_ctx;
+
+/* Does the pattern reference at least one provided setter? */
+static bool pattern_wanted(const char *pattern, const yml_node *setters) {
+  for (size_t i = 0; i < yml_node_size(setters); i++) {
+    const char *name = yml_scalar_value(yml_map_key_at(setters, i), NULL);
+    char *ref = name ? str_printf("${%s}", name) : NULL;
+    bool hit = ref && strstr(pattern, ref);
+    free(ref);
+    if (hit)
+      return true;
   }
+  return false;
+}
+
+/* Appends `s` to `out` with POSIX ERE metacharacters escaped. */
+static void regex_escape(buf *out, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (strchr(".[]()*+?{}|^$\\", s[i]))
+      buf_putc(out, '\\');
+    buf_putc(out, s[i]);
+  }
+}
+
+/* The catalog's substitution: provided setters by name, the others recovered from the
+ * current value by matching the pattern. Returns a new string, or NULL with an error set
+ * ("values for setters [${x}] must be provided"). */
+static char *resolve_pattern(const char *pattern, const yml_node *setters, const char *current) {
+  /* Names referenced, in order, and the regular expression that recovers them. */
+  const char *refs[16];
+  size_t ref_len[16];
+  int nrefs = 0;
+  buf re = BUF_INIT;
+  const char *p = pattern;
+  for (const char *q; (q = strstr(p, "${")) && nrefs < 16;) {
+    const char *e = strchr(q, '}');
+    if (!e)
+      break;
+    regex_escape(&re, p, (size_t)(q - p));
+    buf_puts(&re, "(.*)");
+    refs[nrefs] = q;
+    ref_len[nrefs++] = (size_t)(e - q + 1);
+    p = e + 1;
+  }
+  regex_escape(&re, p, strlen(p));
+  char *derived[16] = {0};
+  regex_t rx;
+  regmatch_t m[17];
+  if (nrefs && !regcomp(&rx, buf_cstr(&re), REG_EXTENDED)) {
+    if (!regexec(&rx, current ? current : "", 17, m, 0)) {
+      bool all = true;
+      for (int i = 0; i < nrefs && all; i++)
+        all = m[i + 1].rm_so >= 0 && m[i + 1].rm_eo > m[i + 1].rm_so;
+      for (int i = 0; i < nrefs && all; i++)
+        derived[i] = str_ndup(current + m[i + 1].rm_so, (size_t)(m[i + 1].rm_eo - m[i + 1].rm_so));
+    }
+    regfree(&rx);
+  }
+  buf_free(&re);
+  buf out = BUF_INIT, missing = BUF_INIT;
+  p = pattern;
+  for (int i = 0; i < nrefs; i++) {
+    buf_append(&out, p, (size_t)(refs[i] - p));
+    char *name = str_ndup(refs[i] + 2, ref_len[i] - 3);
+    const yml_node *v = name ? yml_map_get(setters, name) : NULL;
+    const char *val = v ? yml_scalar_value(v, NULL) : NULL;
+    if (!val)
+      val = derived[i];
+    if (val)
+      buf_puts(&out, val);
+    else
+      buf_printf(&missing, "%s%.*s", missing.len ? " " : "", (int)ref_len[i], refs[i]);
+    free(name);
+    p = refs[i] + ref_len[i];
+  }
+  buf_puts(&out, p);
+  for (int i = 0; i < nrefs; i++)
+    free(derived[i]);
+  if (missing.len) {
+    error_set(ERR_INVALID, "values for setters [%s] must be provided", buf_cstr(&missing));
+    buf_free(&missing);
+    buf_free(&out);
+    return NULL;
+  }
+  buf_free(&missing);
   return buf_detach(&out, NULL);
+}
+
+static int setter_result(fn_rlist *rl, setters_ctx *c, const char *path, const char *value) {
+  /* Go's %q of a plain string: quotes and backslashes escaped. */
+  buf q = BUF_INIT;
+  for (const char *v = value; *v; v++) {
+    if (*v == '"' || *v == '\\')
+      buf_putc(&q, '\\');
+    buf_putc(&q, *v);
+  }
+  char *msg = str_printf("set field value to \"%s\"", buf_cstr(&q));
+  buf_free(&q);
+  int rc = msg ? fn_result_add_file(rl, NULL, msg, c->file, NULL, path) : ERR_NOMEM;
+  free(msg);
+  c->changes++;
+  return rc;
 }
 
 static int setter_visit(fn_rlist *rl, yml_node *item, yml_node *parent, size_t index,
                         yml_node *value, const char *path, void *arg) {
-  const yml_node *setters = arg;
+  setters_ctx *c = arg;
+  (void)item;
+  (void)index;
   if (yml_node_kind(parent) != YML_MAP)
     return 0;
-  (void)index;
   char *comment = yml_node_line_comment(value);
   if (!comment)
     return 0;
-  const char *c = comment;
-  while (*c == ' ')
-    c++;
   int rc = 0;
-  if (!str_has_prefix(c, "kpt-set:")) {
-    free(comment);
-    return 0;
-  }
-  c += strlen("kpt-set:");
-  while (*c == ' ')
-    c++;
-  char *nv = substitute(c, setters);
-  if (!nv)
+  char *nv = NULL;
+  if (!str_has_prefix(comment, "kpt-set: "))
+    goto done;
+  char *pattern = comment + strlen("kpt-set: ");
+  while (*pattern == ' ')
+    pattern++;
+  for (size_t n = strlen(pattern); n && pattern[n - 1] == ' '; n--)
+    pattern[n - 1] = 0;
+  if (!pattern_wanted(pattern, c->setters))
     goto done;
   if (yml_node_kind(value) == YML_SCALAR) {
-    size_t len;
-    const char *cur = yml_scalar_value(value, &len);
-    if (cur && len == strlen(nv) && !memcmp(cur, nv, len))
+    nv = resolve_pattern(pattern, c->setters, yml_scalar_value(value, NULL));
+    if (!nv) {
+      rc = ERR_INVALID;
       goto done;
+    }
     rc = yml_scalar_set(value, nv, strlen(nv));
     if (!rc)
-      rc = report_change(rl, item, path, nv);
+      rc = setter_result(rl, c, path, nv);
   } else if (yml_node_kind(value) == YML_SEQ) {
-    /* A list setter: the value is a flow list. */
-    yml_file *f = NULL;
-    if (yml_file_parse(&f, "setter", nv, strlen(nv)) == 0) {
-      yml_node *list = yml_file_doc(f, 0);
-      if (list && yml_node_kind(list) == YML_SEQ && !yml_node_equal(list, value)) {
-        while (yml_node_size(value) && !rc)
-          rc = yml_seq_remove_at(value, 0);
-        for (size_t i = 0; i < yml_node_size(list) && !rc; i++) {
-          const char *s = yml_scalar_value(yml_seq_at(list, i), NULL);
-          rc = s ? yml_seq_append(value, yml_str_new(s)) : 0;
-        }
-        if (!rc)
-          rc = report_change(rl, item, path, nv);
+    size_t pl = strlen(pattern);
+    const char *second = pl > 2 ? strstr(pattern + 2, "${") : NULL;
+    if (pl < 4 || strncmp(pattern, "${", 2) || pattern[pl - 1] != '}' || second) {
+      rc = error_set(ERR_INVALID, "invalid setter pattern for array node: \"%s\"", pattern);
+      goto done;
+    }
+    char *name = str_ndup(pattern + 2, pl - 3);
+    const yml_node *v = name ? yml_map_get(c->setters, name) : NULL;
+    free(name);
+    const char *sv = v ? yml_scalar_value(v, NULL) : "";
+    yml_node *list = NULL;
+    if (sv && *sv) {
+      yml_file *f = NULL;
+      yml_node *doc = yml_file_parse(&f, "setter", sv, strlen(sv)) ? NULL : yml_file_doc(f, 0);
+      if (!doc || yml_node_kind(doc) != YML_SEQ) {
+        yml_file_free(f);
+        rc = error_set(ERR_INVALID, "input to array setter must be an array of values, but found \"%s\"", sv);
+        goto done;
+      }
+      list = yml_seq_new(YML_BLOCK);
+      for (size_t i = 0; list && i < yml_node_size(doc) && !rc; i++) {
+        const char *s = yml_scalar_value(yml_seq_at(doc, i), NULL);
+        rc = yml_seq_append(list, s ? yml_str_new(s) : yml_node_copy(yml_seq_at(doc, i)));
       }
       yml_file_free(f);
+    } else {
+      list = yml_seq_new(YML_FLOW);
     }
-    error_clear();
+    if (!list)
+      rc = ERR_NOMEM;
+    if (!rc && !yml_node_equal(list, value)) {
+      char *text = str_printf("kpt-set: %s", pattern);
+      rc = yml_node_replace(value, list);
+      list = NULL;
+      yml_node *now = yml_map_value_at(parent, index);
+      if (!rc && now && text)
+        rc = yml_node_set_line_comment(now, text);
+      free(text);
+    }
+    yml_node_free(list);
+    if (!rc)
+      rc = setter_result(rl, c, path, sv ? sv : "");
   }
 done:
   free(nv);
@@ -182,62 +264,117 @@ done:
 }
 
 int builtin_apply_setters(fn_rlist *rl) {
-  yml_node *setters = fn_config_map(rl, "setters");
-  if (!setters)
-    return 0; /* no setters: nothing to do, as the catalog function */
-  return walk_items(rl, setter_visit, setters);
+  setters_ctx c = {.setters = rl->config ? yml_map_get(rl->config, "data") : NULL};
+  if (c.setters && yml_node_kind(c.setters) != YML_MAP)
+    c.setters = NULL;
+  int rc = 0;
+  buf path = BUF_INIT;
+  for (size_t i = 0; c.setters && i < yml_node_size(rl->items) && !rc; i++) {
+    yml_node *item = yml_seq_at(rl->items, i);
+    c.file = yml_lookup_str(item, "metadata", "annotations", "config.kubernetes.io/path", NULL);
+    buf_reset(&path);
+    rc = walk(rl, item, item, &path, 0, setter_visit, &c);
+  }
+  buf_free(&path);
+  if (rc < 0) {
+    char *msg = str_printf("failed to apply setters: %s", error_message());
+    error_set(rc, "%s", msg ? msg : "failed to apply setters");
+    free(msg);
+    return rc;
+  }
+  if (!c.changes)
+    return fn_result_add_file(rl, NULL, "no matches for input setter(s)", NULL, NULL, NULL);
+  return 0;
 }
 
 /* ---- search-replace ---- */
 
 typedef struct search {
-  const char *by_path, *by_value, *by_regex, *put_value, *put_comment;
+  const char *by_path, *by_value, *by_regex, *put_value, *put_comment, *by_file;
   regex_t re;
   bool have_re;
-  int matches;
+  const char *file; /* current item's path annotation */
+  int results;
 } search;
 
-/* Does the dotted `path` (with [N] list steps) match `pattern`? */
-static bool path_matches(const char *pattern, const char *path) {
-  if (!*pattern)
-    return !*path;
-  if (!*path)
-    return !strcmp(pattern, "**");
-  /* next segment of each */
-  const char *pe = pattern + strcspn(pattern, ".");
-  size_t pl = (size_t)(pe - pattern);
-  const char *pnext = *pe ? pe + 1 : pe;
-  size_t sl;
-  const char *snext;
-  if (*path == '[') {
-    const char *close = strchr(path, ']');
-    sl = close ? (size_t)(close - path + 1) : strlen(path);
-    snext = path + sl;
-    if (*snext == '.')
-      snext++;
-    /* List steps are transparent unless the pattern names them. */
-    if (pattern[0] != '[' && !(pl == 2 && !strncmp(pattern, "**", 2)))
-      return path_matches(pattern, snext);
-  } else {
-    sl = strcspn(path, ".[");
-    snext = path + sl;
-    if (*snext == '.')
-      snext++;
+#define MAX_PATH_ELEMS 64
+
+static int split_dots(const char *s, char elems[][128], int max) {
+  int n = 0;
+  for (const char *p = s;; n++) {
+    if (n >= max)
+      return -1;
+    const char *dot = strchr(p, '.');
+    size_t len = dot ? (size_t)(dot - p) : strlen(p);
+    if (len >= 128)
+      return -1;
+    memcpy(elems[n], p, len);
+    elems[n][len] = 0;
+    if (!dot)
+      return n + 1;
+    p = dot + 1;
   }
-  if (pl == 2 && !strncmp(pattern, "**", 2))
-    return path_matches(pnext, path) || path_matches(pattern, snext);
-  bool seg_ok = (pl == 1 && pattern[0] == '*') || (pl == 3 && !strncmp(pattern, "[*]", 3)) ||
-                (pl == sl && !strncmp(pattern, path, pl));
-  return seg_ok && path_matches(pnext, snext);
 }
 
-static char *expand_captures(const char *tmpl, const char *value, const regmatch_t *m, size_t nm) {
+/* One element against one pattern element: equal, or for list elements "a[*]", "*[*]",
+ * "*[b]" matching "a[b]". */
+static bool element_match(const char *elem, const char *pat) {
+  if (!strcmp(elem, pat))
+    return true;
+  const char *eb = strchr(elem, '[');
+  if (!eb)
+    return false;
+  const char *pb = strchr(pat, '[');
+  if (!pb)
+    return false;
+  size_t el = (size_t)(eb - elem);
+  if (!(pb - pat == 1 && pat[0] == '*') && !((size_t)(pb - pat) == el && !strncmp(elem, pat, el)))
+    return false;
+  return !strcmp(pb + 1, "*]") || !strcmp(eb + 1, pb + 1);
+}
+
+/* The catalog's path match: `*` one element, `**` zero or more (dynamic programming). */
+static bool path_matches(const char *pattern, const char *path) {
+  if (!pattern || !*pattern)
+    return false;
+  static __thread char pe[MAX_PATH_ELEMS][128], ye[MAX_PATH_ELEMS][128];
+  int np = split_dots(pattern, pe, MAX_PATH_ELEMS);
+  int ny = split_dots(path, ye, MAX_PATH_ELEMS);
+  if (np < 0 || ny < 0)
+    return false;
+  bool dp[MAX_PATH_ELEMS + 1][MAX_PATH_ELEMS + 1];
+  memset(dp, 0, sizeof(dp));
+  dp[0][0] = true;
+  for (int j = 1; j <= np; j++)
+    if (!strcmp(pe[j - 1], "**"))
+      dp[0][j] = dp[0][j - 1];
+  for (int i = 1; i <= ny; i++)
+    for (int j = 1; j <= np; j++) {
+      if (!strcmp(pe[j - 1], "**"))
+        dp[i][j] = dp[i][j - 1] || dp[i - 1][j];
+      else if (!strcmp(pe[j - 1], "*") || element_match(ye[i - 1], pe[j - 1]))
+        dp[i][j] = dp[i - 1][j - 1];
+    }
+  return dp[ny][np];
+}
+
+/* ${N} capture groups of the first match of the regex in `value`, substituted into
+ * `tmpl`. NULL with an error when a group stays unresolved. */
+static char *expand_captures(search *s, const char *tmpl, const char *value) {
+  if (!s->have_re)
+    return str_dup(tmpl);
+  regmatch_t m[10];
+  bool matched = !regexec(&s->re, value, 10, m, 0);
   buf out = BUF_INIT;
   for (const char *p = tmpl; *p;) {
-    if (p[0] == '$' && p[1] == '{' && p[2] >= '0' && p[2] <= '9' && p[3] == '}') {
+    if (p[0] == '$' && p[1] == '{' && p[2] >= '1' && p[2] <= '9' && p[3] == '}') {
       size_t g = (size_t)(p[2] - '0');
-      if (g < nm && m[g].rm_so >= 0)
-        buf_append(&out, value + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+      if (!matched || m[g].rm_so < 0) {
+        buf_free(&out);
+        error_set(ERR_INVALID, "unable to resolve capture groups");
+        return NULL;
+      }
+      buf_append(&out, value + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
       p += 4;
     } else {
       buf_putc(&out, *p++);
@@ -246,77 +383,160 @@ static char *expand_captures(const char *tmpl, const char *value, const regmatch
   return buf_detach(&out, NULL);
 }
 
+static int search_result(fn_rlist *rl, search *s, const char *path, const char *value) {
+  if (!s->file)
+    return 0; /* as the catalog function: results only for items with a file */
+  buf q = BUF_INIT;
+  for (const char *v = value; *v; v++) {
+    if (*v == '"' || *v == '\\')
+      buf_putc(&q, '\\');
+    buf_putc(&q, *v);
+  }
+  char *msg = str_printf(s->put_value || s->put_comment ? "Mutated field value to \"%s\""
+                                                         : "Matched field value \"%s\"",
+                         buf_cstr(&q));
+  buf_free(&q);
+  int rc = msg ? fn_result_add_file(rl, NULL, msg, s->file, NULL, path) : ERR_NOMEM;
+  free(msg);
+  s->results++;
+  return rc;
+}
+
 static int search_visit(fn_rlist *rl, yml_node *item, yml_node *parent, size_t index,
                         yml_node *value, const char *path, void *arg) {
   (void)index;
+  (void)item;
   search *s = arg;
   if (yml_node_kind(value) != YML_SCALAR)
-    return 0;
-  if (s->by_path && !path_matches(s->by_path, path))
     return 0;
   const char *v = yml_scalar_value(value, NULL);
   if (!v)
     return 0;
-  if (s->by_value && strcmp(v, s->by_value))
+  bool path_ok = path_matches(s->by_path, path);
+  bool value_ok = (s->by_value && *s->by_value && !strcmp(s->by_value, v)) ||
+                  (s->have_re && !regexec(&s->re, v, 0, NULL, 0));
+  if (!((value_ok && path_ok) || (value_ok && !s->by_path) ||
+        (path_ok && !s->by_value && !s->by_regex)))
     return 0;
-  regmatch_t m[10];
-  if (s->have_re) {
-    if (regexec(&s->re, v, 10, m, 0) || m[0].rm_so != 0 || (size_t)m[0].rm_eo != strlen(v))
-      return 0;
-  }
-  s->matches++;
   int rc = 0;
-  if (s->put_value) {
-    char *nv = s->have_re ? expand_captures(s->put_value, v, m, 10) : str_dup(s->put_value);
-    if (!nv)
-      return ERR_NOMEM;
-    if (strcmp(nv, v)) {
-      rc = yml_scalar_set(value, nv, strlen(nv));
-      if (!rc) {
-        char *msg = str_printf("Mutated field value to \"%s\"", nv);
-        rc = msg ? fn_result_add(rl, "info", msg, item, path) : ERR_NOMEM;
-        free(msg);
-      }
-    }
-    free(nv);
-  } else if (s->put_comment && yml_node_kind(parent) == YML_MAP) {
-    rc = yml_node_set_line_comment(value, s->put_comment);
-    if (!rc) {
-      char *msg = str_printf("Mutated field comment to \"%s\"", s->put_comment);
-      rc = msg ? fn_result_add(rl, "info", msg, item, path) : ERR_NOMEM;
-      free(msg);
-    }
-  } else {
-    char *msg = str_printf("Matched field value \"%s\"", v);
-    rc = msg ? fn_result_add(rl, "info", msg, item, path) : ERR_NOMEM;
-    free(msg);
+  if (s->put_comment && yml_node_kind(parent) == YML_MAP) {
+    char *c = expand_captures(s, s->put_comment, v);
+    rc = c ? yml_node_set_line_comment(value, c) : ERR_INVALID;
+    free(c);
   }
+  char *nv = NULL;
+  if (!rc && s->put_value) {
+    nv = expand_captures(s, s->put_value, v);
+    rc = nv ? (strcmp(nv, v) ? yml_scalar_set(value, nv, strlen(nv)) : 0) : ERR_INVALID;
+  }
+  if (!rc)
+    rc = search_result(rl, s, path, nv ? nv : yml_scalar_value(value, NULL));
+  free(nv);
   return rc;
+}
+
+/* A new scalar for a value put at a path that did not exist: plain, typed as YAML reads it
+ * (kyaml writes the value with an empty tag). */
+static yml_node *put_scalar(const char *v) {
+  if (yml_plain_safe(v, strlen(v)))
+    return yml_str_new(v);
+  /* Not a plain string: a number, bool or null stays plain (it is one); anything else is
+   * quoted by the writer. */
+  regex_t typed;
+  bool plain = false;
+  if (!regcomp(&typed, "^([-+]?[0-9]+(\\.[0-9]*)?([eE][-+]?[0-9]+)?|true|false|True|False|null|~)$",
+               REG_EXTENDED | REG_NOSUB)) {
+    plain = !regexec(&typed, v, 0, NULL, 0);
+    regfree(&typed);
+  }
+  return plain ? yml_plain_new(v) : yml_scalar_new(v, strlen(v), YML_STYLE_ANY);
 }
 
 int builtin_search_replace(fn_rlist *rl) {
   search s;
   memset(&s, 0, sizeof(s));
-  s.by_path = fn_config_get(rl, "by-path");
-  s.by_value = fn_config_get(rl, "by-value");
-  s.by_regex = fn_config_get(rl, "by-value-regex");
-  s.put_value = fn_config_get(rl, "put-value");
-  s.put_comment = fn_config_get(rl, "put-comment");
-  if (!s.by_path && !s.by_value && !s.by_regex)
-    return error_set(ERR_INVALID, "at least one of [by-value, by-value-regex, by-path] must be "
-                                  "provided");
+  static const char *const names[] = {"by-value", "by-file-path", "by-value-regex", "by-path",
+                                      "put-value", "put-comment"};
+  const yml_node *data = rl->config ? yml_map_get(rl->config, "data") : NULL;
+  for (size_t i = 0; data && yml_node_kind(data) == YML_MAP && i < yml_node_size(data); i++) {
+    const char *k = yml_scalar_value(yml_map_key_at(data, i), NULL);
+    bool known = false;
+    for (size_t n = 0; n < 6 && k; n++)
+      known = known || !strcmp(k, names[n]);
+    if (!known)
+      return error_set(ERR_INVALID,
+                       "failed to perform search-replace operation: \"invalid matcher \\\"%s\\\", must "
+                       "be one of [\\\"by-value\\\" \\\"by-file-path\\\" \\\"by-value-regex\\\" "
+                       "\\\"by-path\\\" \\\"put-value\\\" \\\"put-comment\\\"]\"",
+                       k ? k : "");
+  }
+#define CFG(field, key)                                                                          \
+  do {                                                                                           \
+    const char *v_ = data && yml_node_kind(data) == YML_MAP ? yml_lookup_str(data, key, NULL) : NULL; \
+    s.field = v_ && *v_ ? v_ : NULL;                                                             \
+  } while (0)
+  CFG(by_path, "by-path");
+  CFG(by_value, "by-value");
+  CFG(by_regex, "by-value-regex");
+  CFG(put_value, "put-value");
+  CFG(put_comment, "put-comment");
+  CFG(by_file, "by-file-path");
+#undef CFG
   if (s.by_value && s.by_regex)
-    return error_set(ERR_INVALID, "only one of [by-value, by-value-regex] can be provided");
+    return error_set(ERR_INVALID, "failed to perform search-replace operation: \"only one of "
+                                  "[\\\"by-value\\\", \\\"by-value-regex\\\"] can be provided\"");
   if (s.by_regex) {
     if (regcomp(&s.re, s.by_regex, REG_EXTENDED))
-      return error_set(ERR_INVALID, "by-value-regex is not a valid regular expression: %s",
+      return error_set(ERR_INVALID, "failed to perform search-replace operation: \"error parsing "
+                                    "regexp: %s\"",
                        s.by_regex);
     s.have_re = true;
   }
-  int rc = walk_items(rl, search_visit, &s);
+  /* An absolute path and a value to put: set it, creating what is missing. */
+  bool put_by_path = s.by_path && s.put_value && !s.by_value && !s.by_regex &&
+                     !strchr(s.by_path, '*') && !strchr(s.by_path, '[') && !strstr(s.by_path, "..") &&
+                     s.by_path[0] != '.' && s.by_path[strlen(s.by_path) - 1] != '.';
+  int rc = 0;
+  buf path = BUF_INIT;
+  for (size_t i = 0; i < yml_node_size(rl->items) && !rc; i++) {
+    yml_node *item = yml_seq_at(rl->items, i);
+    s.file = yml_lookup_str(item, "metadata", "annotations", "config.kubernetes.io/path", NULL);
+    if (s.by_file && (!s.file || fnmatch(s.by_file, s.file, 0)))
+      continue;
+    if (put_by_path) {
+      char elems[MAX_PATH_ELEMS][128];
+      int n = split_dots(s.by_path, elems, MAX_PATH_ELEMS);
+      yml_node *m = item;
+      for (int e = 0; e < n - 1 && m; e++)
+        m = yml_map_ensure_map(m, elems[e]);
+      if (!m || n < 1) {
+        error_clear();
+        continue;
+      }
+      yml_node *cur = yml_map_get(m, elems[n - 1]);
+      if (cur && yml_node_kind(cur) == YML_SCALAR)
+        rc = yml_scalar_set(cur, s.put_value, strlen(s.put_value));
+      else
+        rc = yml_map_set(m, elems[n - 1], put_scalar(s.put_value));
+      if (!rc)
+        rc = search_result(rl, &s, s.by_path, s.put_value);
+      continue;
+    }
+    buf_reset(&path);
+    rc = walk(rl, item, item, &path, 0, search_visit, &s);
+  }
+  buf_free(&path);
   if (s.have_re)
     regfree(&s.re);
-  return rc;
+  if (rc < 0) {
+    char *msg = str_printf("failed to perform search-replace operation: \"%s\"", error_message());
+    error_set(rc, "%s", msg ? msg : "search-replace failed");
+    free(msg);
+    return rc;
+  }
+  if (!s.results)
+    return fn_result_add_file(rl, NULL, "no matches", NULL, NULL, NULL);
+  return 0;
 }
 
 /* ---- apply-replacements ---- */

@@ -143,3 +143,6 @@ converged() {
 cm_create() { api POST "/api/v1/namespaces/$1/configmaps" "{\"metadata\":{\"name\":\"$2\"},\"data\":{\"v\":\"$3\"}}" >/dev/null; }
 cm_patch() { api PATCH "/api/v1/namespaces/$1/configmaps/$2" "{\"data\":{\"v\":\"$3\"}}" >/dev/null; }
 cm_delete() { api DELETE "/api/v1/namespaces/$1/configmaps/$2" >/dev/null; }
+
+# count_ge FILE REGEX N: FILE has at least N lines matching REGEX.
+count_ge() { [ "$(grep -cE "$2" "$1")" -ge "$3" ]; }

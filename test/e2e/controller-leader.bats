@@ -97,3 +97,30 @@ holder() {
   wait_for 15 grep -q '"key":"default/j1"' "$W/a.log"
   grep '"key":"default/j1"' "$W/a.log" | head -1 | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert d["level"]=="info" and "observed" in d["msg"]'
 }
+
+@test "controller leader election: a leader whose Lease is taken stops reconciling at once, then resumes" {
+  start_fault
+  cm_create default t1 0
+  start_ctl a "${LEASE_FLAGS[@]}" --health-addr 0
+  wait_for 15 grep -q 'observed .*key=default/t1$' "$W/a.log"
+  # another holder takes the Lease with a fresh renewTime (as after a partition)
+  now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+  python3 - "$FPORT" "$now" <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+c.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/e2e-lease")
+lease = json.loads(c.getresponse().read())
+lease["spec"].update(holderIdentity="intruder", renewTime=sys.argv[2], leaseDurationSeconds=3)
+c.request("PUT", "/apis/coordination.k8s.io/v1/namespaces/default/leases/e2e-lease", json.dumps(lease),
+          {"Content-Type": "application/json"})
+assert c.getresponse().status == 200
+PY
+  wait_for 5 grep -q 'lost lease default/e2e-lease (held by another replica)' "$W/a.log"
+  cm_patch default t1 while-not-leader
+  sleep 1
+  # not the leader: the change is not reconciled
+  [ "$(last_seen "$W/a.log" default/t1)" != "$(server_state | awk '$1=="default/t1"{print $2}')" ]
+  # the intruder does not renew: A takes the Lease back and reconciles everything again
+  wait_for 10 count_ge "$W/a.log" 'acquired lease' 2
+  wait_for 10 converged "$W/a.log"
+}

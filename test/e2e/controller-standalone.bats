@@ -54,3 +54,20 @@ PY
   api PATCH /api/v1/namespaces/default/configmaps/u4 '{"data":{"v":"after-restart"}}' >/dev/null
   wait_for 40 converged "$W/ctl.log" default/u3
 }
+
+@test "portico standalone runs the controller in-process and drains it before stopping" {
+  mkdir -p "$W/sa"
+  "$PORTICO_BIN" standalone --data "$W/sa" --listen 127.0.0.1:0 --log-level debug >"$W/sa.log" 2>&1 &
+  SA_PID=$!
+  PIDS+=("$SA_PID")
+  wait_for 30 test -s "$W/sa/kubeconfig"
+  wait_for 10 grep -q 'caches synced' "$W/sa.log"
+  kubectl --kubeconfig "$W/sa/kubeconfig" create configmap inproc --from-literal=a=b
+  wait_for 10 grep -q 'observed resourceVersion=[0-9]* keys=1 key=default/inproc' "$W/sa.log"
+  kill -TERM "$SA_PID"
+  wait "$SA_PID"
+  # the controller stopped first, then the server
+  stopped=$(grep -n 'controller manager stopped' "$W/sa.log" | cut -d: -f1)
+  down=$(grep -n 'standalone: stopped' "$W/sa.log" | cut -d: -f1)
+  [ -n "$stopped" ] && [ -n "$down" ] && [ "$stopped" -lt "$down" ]
+}

@@ -220,6 +220,26 @@ metadata: {name: page-$i, labels: {paged: 'yes'}}"; done | kc apply -f - >/dev/n
   kc create configmap after >/dev/null
   after=$(kc get cm after -o jsonpath='{.metadata.resourceVersion}')
   [ "$after" -gt "$before" ]
+  # the history did not survive the restart: an older resourceVersion is gone (410)
+  run kc get --raw "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=$((before - 1))&timeoutSeconds=2"
+  [[ "$output" == *'"type":"ERROR"'* ]]
+  [[ "$output" == *'"code":410'* ]]
+  [[ "$output" == *'too old resource version'* ]]
+}
+
+@test "registry: a watch past the history window gets 410 Gone; a fresh one works" {
+  kill "$(cat "$DATA.pid")"
+  wait "$(cat "$DATA.pid")" 2>/dev/null || true
+  rm -f "$DATA/kubeconfig"
+  PORTICO_WATCH_HISTORY=5 start_server
+  start=$(kc create configmap window-0 -o jsonpath='{.metadata.resourceVersion}')
+  for i in 1 2 3 4 5 6; do kc create configmap "window-$i" >/dev/null; done
+  run kc get --raw "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=$start&timeoutSeconds=2"
+  [[ "$output" == *'"code":410'* ]]
+  recent=$(kc get cm window-5 -o jsonpath='{.metadata.resourceVersion}')
+  run kc get --raw "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=$recent&timeoutSeconds=1"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'"type":"ADDED"'*'window-6'* ]]
 }
 
 @test "registry: deleting the CRD removes its objects" {

@@ -8,13 +8,19 @@
 #include "base/str.h"
 #include "common/testutil.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 /* --- a tiny handler ---------------------------------------------------------------------- */
 
-static int closes;
+static _Atomic int closes;
+static _Atomic int flood_rc = 1;
 static char last_path[256], last_label[256];
 static size_t last_body_len;
 
@@ -22,6 +28,17 @@ static void on_stream_close(api_stream *s, void *ctx) {
   (void)s;
   (void)ctx;
   closes++;
+}
+
+static uv_loop_t *later_loop; /* the loop of the socket tests, for /stream-later */
+static uv_timer_t later_timer;
+static api_stream *later_stream;
+
+static void on_later(uv_timer_t *t) {
+  (void)t;
+  api_stream_write(later_stream, "late\n", 5);
+  api_stream_end(later_stream);
+  later_stream = NULL;
 }
 
 static int test_handler(void *ctx, const api_request *req, api_response *resp) {
@@ -36,6 +53,23 @@ static int test_handler(void *ctx, const api_request *req, api_response *resp) {
     ck_assert_int_eq(api_stream_write(s, "{\"a\":1}\n", 8), 0);
     if (!strcmp(req->path, "/stream-end"))
       api_stream_end(s);
+    return 0;
+  }
+  if (!strcmp(req->path, "/stream-later") && later_loop) { /* ends from a timer */
+    later_stream = api_response_start_stream(resp, on_stream_close, NULL);
+    ck_assert_ptr_nonnull(later_stream);
+    uv_timer_init(later_loop, &later_timer);
+    uv_timer_start(&later_timer, on_later, 50, 0);
+    return 0;
+  }
+  if (!strcmp(req->path, "/flood")) { /* a client that never reads: the ceiling cuts it */
+    api_stream *s = api_response_start_stream(resp, on_stream_close, NULL);
+    ck_assert_ptr_nonnull(s);
+    static char chunk[1024];
+    int rc = 0;
+    for (int i = 0; i < 65536 && rc == 0; i++)
+      rc = api_stream_write(s, chunk, sizeof(chunk));
+    flood_rc = rc;
     return 0;
   }
   if (!strcmp(req->path, "/fail"))
@@ -103,6 +137,11 @@ START_TEST(test_limits_and_bad_input) {
   ck_assert_msg(str_has_prefix(out, "HTTP/1.1 413 "), "%.200s", out);
   free(out);
   buf_free(&big);
+
+  out = RUN("POST /c HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\nExpect: 100-continue\r\n"
+            "Content-Length: 2\r\n\r\n{}");
+  ck_assert_msg(str_has_prefix(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "%s", out);
+  free(out);
 
   out = RUN("GARBAGE\r\n\r\n");
   ck_assert_msg(str_has_prefix(out, "HTTP/1.1 400 "), "%s", out);
@@ -266,6 +305,81 @@ START_TEST(test_tls_server) {
 }
 END_TEST
 
+static int connect_local(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  return fd;
+}
+
+static void wait_for_closes(int want) {
+  for (int i = 0; i < 1000 && closes < want; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+START_TEST(test_stream_close_paths) {
+  server_thread t;
+  ck_assert_int_eq(uv_loop_init(&t.loop), 0);
+  http_server_options o = {.handler = test_handler, .stream_queue_limit = 256 << 10};
+  ck_assert_int_eq(http_server_start(&t.server, &t.loop, &o), 0);
+  int port = http_server_port(t.server);
+  uv_async_init(&t.loop, &t.stop, on_stop);
+  t.stop.data = &t;
+  pthread_t th;
+  pthread_create(&th, NULL, loop_main, &t);
+  closes = 0;
+
+  /* the client disconnects from an open stream: on_close once */
+  int fd = connect_local(port);
+  const char req[] = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  ck_assert_int_eq(write(fd, req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+  char got[512];
+  ck_assert_int_gt(read(fd, got, sizeof(got)), 0);
+  close(fd);
+  wait_for_closes(1);
+  ck_assert_int_eq(closes, 1);
+
+  /* a request pipelined behind a stream is answered once the stream ends */
+  later_loop = &t.loop;
+  fd = connect_local(port);
+  const char pipelined[] = "GET /stream-later HTTP/1.1\r\nHost: x\r\n\r\nGET /after-stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  ck_assert_int_eq(write(fd, pipelined, sizeof(pipelined) - 1), (ssize_t)(sizeof(pipelined) - 1));
+  buf all = BUF_INIT;
+  for (int i = 0; i < 200 && !strstr(buf_cstr(&all), "/after-stream"); i++) {
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n <= 0)
+      break;
+    buf_append(&all, chunk, (size_t)n);
+  }
+  ck_assert_msg(strstr(buf_cstr(&all), "5\r\nlate\n\r\n0\r\n\r\nHTTP/1.1 200 OK"), "%s", buf_cstr(&all));
+  ck_assert_ptr_nonnull(strstr(buf_cstr(&all), "\"path\":\"/after-stream\""));
+  buf_free(&all);
+  close(fd);
+  wait_for_closes(2);
+  ck_assert_int_eq(closes, 2);
+
+  /* a client that never reads: the writes hit the ceiling, the stream is cut, on_close once */
+  fd = connect_local(port);
+  const char flood[] = "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n";
+  ck_assert_int_eq(write(fd, flood, sizeof(flood) - 1), (ssize_t)(sizeof(flood) - 1));
+  wait_for_closes(3);
+  ck_assert_int_eq(flood_rc, ERR_LIMIT);
+  ck_assert_int_eq(closes, 3);
+  close(fd);
+
+  uv_async_send(&t.stop);
+  pthread_join(th, NULL);
+  uv_close((uv_handle_t *)&later_timer, NULL);
+  uv_run(&t.loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(uv_loop_close(&t.loop), 0);
+  later_loop = NULL;
+}
+END_TEST
+
 START_TEST(test_listen_errors) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -292,6 +406,7 @@ static Suite *http_suite(void) {
   tcase_add_test(tc, test_streams);
   tcase_add_test(tc, test_certs_reuse);
   tcase_add_test(tc, test_tls_server);
+  tcase_add_test(tc, test_stream_close_paths);
   tcase_add_test(tc, test_listen_errors);
   suite_add_tcase(s, tc);
   return s;

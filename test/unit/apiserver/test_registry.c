@@ -148,6 +148,10 @@ START_TEST(test_bad_input) {
   ck_assert_int_eq(r.status, 400);
   ck_assert_str_eq(reply_str(&r, "message"), "field label not supported: spec.foo");
   reply_free(&r);
+  /* field labels depend on the kind */
+  EXPECT_STATUS(&f, 400, "GET", CMS, "fieldSelector=type=Opaque", NULL);
+  EXPECT_STATUS(&f, 200, "GET", "/api/v1/namespaces/default/secrets", "fieldSelector=type=Opaque", NULL);
+  EXPECT_STATUS(&f, 200, "GET", "/api/v1/events", "fieldSelector=involvedObject.name=x,involvedObject.kind=ConfigMap", NULL);
   /* yaml is accepted */
   r = fixture_req_full(&f, "POST", CMS, NULL, "application/yaml",
                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fromyaml\ndata:\n  n: \"5\"\n", NULL);

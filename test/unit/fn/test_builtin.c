@@ -143,11 +143,36 @@ START_TEST(search_replace_by_path_patterns) {
   ck_assert(!failed);
   ck_assert_msg(strstr(out, "image: mirror/nginx:1.14"), "%s", out);
   free(out);
-  out = run_builtin("search-replace", deployment, cm_config("    by-path: metadata.*\n    by-value: web\n"),
+  /* Results name the file, so they come only for items that have one (as the catalog). */
+  const char *with_file = "- apiVersion: v1\n"
+                          "  kind: ConfigMap\n"
+                          "  metadata:\n"
+                          "    name: web\n"
+                          "    annotations:\n"
+                          "      config.kubernetes.io/path: 'cm.yaml'\n"
+                          "  data:\n"
+                          "    list:\n"
+                          "    - name: web\n";
+  out = run_builtin("search-replace", with_file, cm_config("    by-path: metadata.*\n    by-value: web\n"),
                     &failed);
-  ck_assert(strstr(out, "Matched field value \"web\""));
+  ck_assert_msg(strstr(out, "Matched field value \"web\""), "%s", out);
+  ck_assert(strstr(out, "path: metadata.name"));
   free(out);
-  out = run_builtin("search-replace", deployment, cm_config("    put-value: x\n"), &failed);
+  out = run_builtin("search-replace", with_file, cm_config("    by-path: data.list[*].name\n"), &failed);
+  ck_assert_msg(strstr(out, "path: data.list[0].name"), "%s", out);
+  free(out);
+  out = run_builtin("search-replace", with_file, cm_config("    by-path: spec.replicas\n    put-value: \"3\"\n"),
+                    &failed);
+  ck_assert_msg(strstr(out, "replicas: 3"), "%s", out);
+  free(out);
+  out = run_builtin("search-replace", with_file, cm_config("    by-value: nothing\n"), &failed);
+  ck_assert(strstr(out, "message: no matches"));
+  free(out);
+  out = run_builtin("search-replace", deployment, cm_config("    bogus: x\n"), &failed);
+  ck_assert(failed);
+  ck_assert(strstr(out, "invalid matcher"));
+  free(out);
+  out = run_builtin("search-replace", deployment, cm_config("    by-value: a\n    by-value-regex: b\n"), &failed);
   ck_assert(failed);
   free(out);
 }

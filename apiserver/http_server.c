@@ -7,8 +7,9 @@
  * Output: SSL_write -> write BIO -> uv_write of heap copies; `write_queued` counts the
  * bytes libuv has not sent yet, which is what bounds a slow watch client.
  *
- * While a stream is open the parser is paused and later input is kept (bounded) until the
- * stream ends. A conn is freed only from its uv_close callback, so a conn pointer stays
+ * While a stream is open the parser is paused and later input is kept (bounded); once the
+ * stream ends, that input is parsed from an idle callback, never from inside the handler's
+ * own api_stream_end() call. A conn is freed only from its uv_close callback, so a conn pointer stays
  * valid through every callback of the current loop iteration; `closed` marks one that is
  * on its way out.
  *
@@ -64,6 +65,7 @@ struct conn {
   api_stream *stream;
   buf pending_in;
   bool closed, close_after_write;
+  bool resume_pending; /* pending_in waits for the server's resume callback */
   size_t write_queued;
   uint64_t last_activity;
 };
@@ -74,12 +76,13 @@ struct http_server {
   char *host, *cert_file, *key_file, *token;
   uv_tcp_t listener;
   uv_timer_t sweep;
+  uv_idle_t resume; /* feeds input kept during a stream, outside of any handler call */
   SSL_CTX *ssl_ctx;
   conn *conns;
   size_t conn_count;
   int port;
   bool closing;
-  int open_handles; /* listener + timer still to be closed */
+  int open_handles; /* listener, sweep timer and resume idle still to be closed */
   char read_buf[READ_CHUNK];
 };
 
@@ -148,24 +151,40 @@ static int flush_tls(conn *c) {
   return socket_queue(c, w);
 }
 
-static int conn_write(conn *c, const void *data, size_t len) {
+/* Writes a then b (b may be empty) as one flush: TLS records for both, then one socket
+ * write, so a small response head does not travel in a packet of its own. */
+static int conn_write2(conn *c, const void *a, size_t alen, const void *b, size_t blen) {
   if (c->closed)
     return error_set(ERR_IO, "connection closed");
-  if (c->sink)
-    return buf_append(c->sink, data, len);
-  if (!c->ssl)
-    return socket_write(c, data, len);
-  while (len > 0) {
-    int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
-    int n = SSL_write(c->ssl, data, chunk);
-    if (n <= 0) {
-      conn_close(c);
-      return error_set(ERR_IO, "TLS write failed");
+  if (c->sink) {
+    int rc = buf_append(c->sink, a, alen);
+    return rc || !blen ? rc : buf_append(c->sink, b, blen);
+  }
+  if (!c->ssl) {
+    int rc = socket_write(c, a, alen);
+    return rc || !blen ? rc : socket_write(c, b, blen);
+  }
+  const void *parts[2] = {a, b};
+  size_t lens[2] = {alen, blen};
+  for (int i = 0; i < 2; i++) {
+    const char *data = parts[i];
+    size_t len = lens[i];
+    while (len > 0) {
+      int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+      int n = SSL_write(c->ssl, data, chunk);
+      if (n <= 0) {
+        conn_close(c);
+        return error_set(ERR_IO, "TLS write failed");
+      }
+      data += n;
+      len -= (size_t)n;
     }
-    data = (const char *)data + n;
-    len -= (size_t)n;
   }
   return flush_tls(c);
+}
+
+static int conn_write(conn *c, const void *data, size_t len) {
+  return conn_write2(c, data, len, NULL, 0);
 }
 
 static const char *status_text(int code) {
@@ -233,16 +252,15 @@ static int build_head(buf *out, const api_response *resp, bool chunked, size_t c
 
 static void send_response(conn *c, const api_response *resp, bool head_only) {
   bool closing = c->close_after_write || !http_should_keep_alive(&c->parser);
-  buf out = BUF_INIT;
-  buf_init(&out, API_MAX_BODY * 8 + 65536);
-  int rc = build_head(&out, resp, false, resp->body.len, closing);
-  if (!rc && !head_only)
-    rc = buf_append(&out, resp->body.data ? resp->body.data : "", resp->body.len);
-  if (rc)
-    log_error(NULL, "http: response too large to send: %s", error_message());
-  else
-    conn_write(c, out.data, out.len);
-  buf_free(&out);
+  buf head = BUF_INIT;
+  if (build_head(&head, resp, false, resp->body.len, closing)) {
+    log_error(NULL, "http: cannot build response headers: %s", error_message());
+    c->close_after_write = closing = true;
+  } else {
+    /* the body goes straight from the handler's buffer */
+    conn_write2(c, head.data, head.len, resp->body.data, head_only ? 0 : resp->body.len);
+  }
+  buf_free(&head);
   c->responded = true;
   if (closing) {
     c->close_after_write = true;
@@ -319,6 +337,25 @@ int api_stream_write(api_stream *s, const void *data, size_t len) {
 
 static void conn_feed(conn *c, const char *data, size_t len);
 
+static void conn_feed_pending(conn *c) {
+  buf pending = c->pending_in;
+  buf_init(&c->pending_in, MAX_PENDING_INPUT);
+  conn_feed(c, pending.data, pending.len);
+  buf_free(&pending);
+}
+
+static void on_resume(uv_idle_t *idle) {
+  http_server *s = idle->data;
+  uv_idle_stop(idle);
+  for (conn *c = s->conns; c; c = c->next) {
+    if (!c->resume_pending)
+      continue;
+    c->resume_pending = false;
+    if (!c->closed && !c->stream)
+      conn_feed_pending(c);
+  }
+}
+
 /* Calls on_close once and forgets the stream. */
 static void stream_finish(conn *c) {
   api_stream *s = c->stream;
@@ -347,13 +384,16 @@ void api_stream_end(api_stream *s) {
       conn_close(c);
     return;
   }
-  /* resume parsing whatever the client sent meanwhile */
   http_parser_pause(&c->parser, 0);
-  if (c->pending_in.len) {
-    buf pending = c->pending_in;
-    buf_init(&c->pending_in, MAX_PENDING_INPUT);
-    conn_feed(c, pending.data, pending.len);
-    buf_free(&pending);
+  if (!c->pending_in.len)
+    return;
+  /* What the client sent meanwhile (pipelining) is parsed from a loop callback: feeding it
+   * here could call the handler again from inside the handler's own api_stream_end(). */
+  if (c->server) {
+    c->resume_pending = true;
+    uv_idle_start(&c->server->resume, on_resume);
+  } else {
+    conn_feed_pending(c);
   }
 }
 
@@ -933,7 +973,9 @@ int http_server_start(http_server **out, uv_loop_t *loop, const http_server_opti
   s->listener.data = s;
   uv_timer_init(loop, &s->sweep);
   s->sweep.data = s;
-  s->open_handles = 2;
+  uv_idle_init(loop, &s->resume);
+  s->resume.data = s;
+  s->open_handles = 3;
   int uvrc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
   if (uvrc == 0)
     uvrc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
@@ -943,6 +985,7 @@ int http_server_start(http_server **out, uv_loop_t *loop, const http_server_opti
     s->closing = true;
     uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->resume, on_server_handle_closed);
     return ERR_IO;
   }
   struct sockaddr_storage bound;
@@ -965,6 +1008,7 @@ void http_server_close(http_server *s) {
   s->closing = true;
   uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
   uv_close((uv_handle_t *)&s->sweep, on_server_handle_closed);
+  uv_close((uv_handle_t *)&s->resume, on_server_handle_closed);
   for (conn *c = s->conns; c; c = c->next)
     conn_close(c);
 }

@@ -251,29 +251,89 @@ int builtin_run_text(const char *name, const char *in, size_t in_len, buf *out, 
   return rc;
 }
 
-/* ---- ensure-name-substring ---- */
+/* ---- ensure-name-substring ----
+ * As the catalog function: config is a ConfigMap with exactly one entry, `prepend` or
+ * `append` -> substring, or an EnsureNameSubstring {substring, editMode}. Every name that
+ * does not contain the substring gets it (Namespaces, CRDs, APIServices and Kptfiles are
+ * skipped; local config is not), and depends-on annotations naming a renamed object of
+ * the input follow. (References from other resources, which the catalog image rewrites
+ * with kustomize's name-reference rules, are not followed yet.) */
 
 int builtin_ensure_name_substring(fn_rlist *rl) {
-  const char *prepend = fn_config_get(rl, "prepend");
-  const char *append = fn_config_get(rl, "append");
-  if ((!prepend || !*prepend) && (!append || !*append))
-    return error_set(ERR_INVALID, "function config must set `prepend` or `append`");
-  for (size_t i = 0; i < yml_node_size(rl->items); i++) {
+  const char *substring = NULL;
+  bool append = false;
+  const char *kind = rl->config ? yml_lookup_str(rl->config, "kind", NULL) : NULL;
+  if (str_eq(kind, "ConfigMap")) {
+    yml_node *data = yml_map_get(rl->config, "data");
+    size_t n = data && yml_node_kind(data) == YML_MAP ? yml_node_size(data) : 0;
+    if (n != 1)
+      return error_set(ERR_INVALID, "only 1 entry is allowed in the ConfigMap, but got: %zu", n);
+    const char *k = yml_scalar_value(yml_map_key_at(data, 0), NULL);
+    if (!str_eq(k, "prepend") && !str_eq(k, "append"))
+      return error_set(ERR_INVALID, "unknown editMode: %s, only prepend and append are allowed",
+                       k ? k : "");
+    append = str_eq(k, "append");
+    substring = yml_scalar_value(yml_map_value_at(data, 0), NULL);
+  } else if (str_eq(kind, "EnsureNameSubstring")) {
+    substring = yml_lookup_str(rl->config, "substring", NULL);
+    append = str_eq(yml_lookup_str(rl->config, "editMode", NULL), "append");
+  } else {
+    return error_set(ERR_INVALID, "function config must be either ConfigMap or "
+                                  "fn.kpt.dev/v1alpha1, Kind=EnsureNameSubstring, but we got: %s",
+                     kind ? kind : "nothing");
+  }
+  if (!substring || !*substring)
+    return error_set(ERR_INVALID, "substring must not be empty");
+  size_t n = yml_node_size(rl->items);
+  /* The names before any change: depends-on may only follow objects of the input. */
+  char **names = calloc(n ? n : 1, sizeof(char *));
+  if (!names)
+    return ERR_NOMEM;
+  for (size_t i = 0; i < n; i++)
+    names[i] = str_dup(item_name(yml_seq_at(rl->items, i)));
+  int rc = 0;
+  for (size_t i = 0; i < n && rc >= 0; i++) {
     yml_node *item = yml_seq_at(rl->items, i);
-    if (item_is_kptfile(item) || item_is_local_config(item))
+    const char *k = item_kind(item);
+    const char *av = item_api_version(item);
+    if (item_is_kptfile(item) || str_eq(k, "Namespace") || str_eq(k, "CustomResourceDefinition") ||
+        (str_eq(k, "APIService") && av && str_has_prefix(av, "apiregistration.k8s.io/")))
       continue;
     const char *name = item_name(item);
-    if (!name)
+    if (!name || strstr(name, substring))
       continue;
-    if ((prepend && *prepend && strstr(name, prepend)) || (append && *append && strstr(name, append)))
-      continue;
-    char *nn = str_printf("%s%s%s", prepend ? prepend : "", name, append ? append : "");
-    int rc = nn ? yml_set_str_if_changed(yml_map_get(item, "metadata"), "name", nn) : ERR_NOMEM;
+    char *nn = append ? str_printf("%s%s", name, substring) : str_printf("%s%s", substring, name);
+    rc = nn ? yml_set_str_if_changed(yml_map_get(item, "metadata"), "name", nn) : ERR_NOMEM;
     free(nn);
     if (rc < 0)
-      return rc;
+      break;
+    /* depends-on: group/namespaces/ns/Kind/name or group/Kind/name of an input object */
+    const char *dep = yml_lookup_str(item, "metadata", "annotations", "config.kubernetes.io/depends-on", NULL);
+    if (!dep)
+      continue;
+    int slashes = 0;
+    for (const char *p = dep; *p; p++)
+      slashes += *p == '/';
+    const char *last = strrchr(dep, '/');
+    if ((slashes != 4 && slashes != 2) || !last || !last[1])
+      continue;
+    const char *dep_name = last + 1;
+    bool known = false;
+    for (size_t j = 0; j < n && !known; j++)
+      known = str_eq(names[j], dep_name);
+    if (!known)
+      continue;
+    char *nd = append ? str_printf("%s%s", dep, substring)
+                      : str_printf("%.*s%s%s", (int)(dep_name - dep), dep, substring, dep_name);
+    rc = nd ? yml_map_set_str(yml_lookup(item, "metadata", "annotations", NULL),
+                              "config.kubernetes.io/depends-on", nd)
+            : ERR_NOMEM;
+    free(nd);
   }
-  return 0;
+  for (size_t i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
+  return rc < 0 ? rc : 0;
 }
 
 /* ---- set-image ----

@@ -325,10 +325,10 @@ static bool element_match(const char *elem, const char *pat) {
   if (!eb)
     return false;
   const char *pb = strchr(pat, '[');
-  size_t el = (size_t)(eb - elem);
-  if (!(pb - pat == 1 && pat[0] == '*') && !(pb && (size_t)(pb - pat) == el && !strncmp(elem, pat, el)))
-    return false;
   if (!pb)
+    return false;
+  size_t el = (size_t)(eb - elem);
+  if (!(pb - pat == 1 && pat[0] == '*') && !((size_t)(pb - pat) == el && !strncmp(elem, pat, el)))
     return false;
   return !strcmp(pb + 1, "*]") || !strcmp(eb + 1, pb + 1);
 }

@@ -8,7 +8,7 @@ setup_file() {
   mkdir -p "$HOSTILE_BIN"
   for src in "$PORTICO_ROOT"/test/fn-hostile/*.c; do
     name=$(basename "$src" .c)
-    cc -O1 -o "$HOSTILE_BIN/$name" "$src" || return 1
+    cc -O1 -o "$HOSTILE_BIN/$name" "$src" -lseccomp || return 1
   done
   printf '#!/bin/sh\nexec cat\n' >"$HOSTILE_BIN/identity"
   chmod 755 "$HOSTILE_BIN"/*
@@ -48,6 +48,12 @@ assert_no_escape() {
 assert_caller_works() {
   run "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/identity"
   [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+}
+
+# Lets uid 65534 reach DIR: o+rx on it and every ancestor below /tmp (bats makes them 0700).
+open_path() {
+  local d=$1
+  while [ "$d" != / ] && [ "$d" != /tmp ]; do chmod o+rx "$d"; d=$(dirname "$d"); done
 }
 
 hostile() { # hostile NAME [portico flags...] [-- args for the program]
@@ -204,4 +210,44 @@ PY
   [ "$status" -eq 1 ]
   grep -q 'kind: FunctionResultList' "$BATS_TEST_TMPDIR/results/results.yaml"
   grep -q 'exitCode: 1' "$BATS_TEST_TMPDIR/results/results.yaml"
+}
+
+@test "a kernel that refuses namespaces: refused unless --sandbox=weak, which warns and still limits" {
+  run "$HOSTILE_BIN/deny-namespaces" "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/identity"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"refuses the namespaces"*"--sandbox=weak"* ]]
+  assert_package_untouched
+  # Weak mode runs the function as uid 65534 on the host's file system: it must reach it.
+  open_path "$HOSTILE_BIN"
+  run "$HOSTILE_BIN/deny-namespaces" "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/identity" --sandbox=weak
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"SANDBOX WEAK MODE"* ]]
+  run "$HOSTILE_BIN/deny-namespaces" "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/envleak" --sandbox=weak
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  run "$HOSTILE_BIN/deny-namespaces" "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/bigoutput" --sandbox=weak --max-output 1Mi
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"output larger than its limit"* ]]
+  assert_package_untouched
+}
+
+@test "an unprivileged caller gets the same sandbox, built inside its own user namespace" {
+  command -v setpriv >/dev/null || skip "setpriv is not installed: SKIPPING the unprivileged-caller test"
+  [ "$(id -u)" -eq 0 ] || skip "needs root to switch to an unprivileged user: SKIPPING"
+  chmod -R a+rwX "$BATS_TEST_TMPDIR"
+  open_path "$HOSTILE_BIN"
+  open_path "$BATS_TEST_TMPDIR"
+  run setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/identity"
+  echo "$output"
+  if [[ "$output" == *"Permission denied"* ]]; then skip "the test directories are not reachable by uid 65534: SKIPPING"; fi
+  [ "$status" -eq 0 ]
+  run setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/privesc"
+  [ "$status" -eq 1 ]
+  assert_no_escape
+  run setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/forkbomb" --timeout 2s
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"wall time limit"* ]]
+  assert_package_untouched
 }

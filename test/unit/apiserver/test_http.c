@@ -30,6 +30,17 @@ static void on_stream_close(api_stream *s, void *ctx) {
   closes++;
 }
 
+static uv_loop_t *later_loop; /* the loop of the socket tests, for /stream-later */
+static uv_timer_t later_timer;
+static api_stream *later_stream;
+
+static void on_later(uv_timer_t *t) {
+  (void)t;
+  api_stream_write(later_stream, "late\n", 5);
+  api_stream_end(later_stream);
+  later_stream = NULL;
+}
+
 static int test_handler(void *ctx, const api_request *req, api_response *resp) {
   (void)ctx;
   str_copy(last_path, req->path, sizeof(last_path));
@@ -42,6 +53,13 @@ static int test_handler(void *ctx, const api_request *req, api_response *resp) {
     ck_assert_int_eq(api_stream_write(s, "{\"a\":1}\n", 8), 0);
     if (!strcmp(req->path, "/stream-end"))
       api_stream_end(s);
+    return 0;
+  }
+  if (!strcmp(req->path, "/stream-later") && later_loop) { /* ends from a timer */
+    later_stream = api_response_start_stream(resp, on_stream_close, NULL);
+    ck_assert_ptr_nonnull(later_stream);
+    uv_timer_init(later_loop, &later_timer);
+    uv_timer_start(&later_timer, on_later, 50, 0);
     return 0;
   }
   if (!strcmp(req->path, "/flood")) { /* a client that never reads: the ceiling cuts it */
@@ -324,19 +342,41 @@ START_TEST(test_stream_close_paths) {
   wait_for_closes(1);
   ck_assert_int_eq(closes, 1);
 
+  /* a request pipelined behind a stream is answered once the stream ends */
+  later_loop = &t.loop;
+  fd = connect_local(port);
+  const char pipelined[] = "GET /stream-later HTTP/1.1\r\nHost: x\r\n\r\nGET /after-stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  ck_assert_int_eq(write(fd, pipelined, sizeof(pipelined) - 1), (ssize_t)(sizeof(pipelined) - 1));
+  buf all = BUF_INIT;
+  for (int i = 0; i < 200 && !strstr(buf_cstr(&all), "/after-stream"); i++) {
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n <= 0)
+      break;
+    buf_append(&all, chunk, (size_t)n);
+  }
+  ck_assert_msg(strstr(buf_cstr(&all), "5\r\nlate\n\r\n0\r\n\r\nHTTP/1.1 200 OK"), "%s", buf_cstr(&all));
+  ck_assert_ptr_nonnull(strstr(buf_cstr(&all), "\"path\":\"/after-stream\""));
+  buf_free(&all);
+  close(fd);
+  wait_for_closes(2);
+  ck_assert_int_eq(closes, 2);
+
   /* a client that never reads: the writes hit the ceiling, the stream is cut, on_close once */
   fd = connect_local(port);
   const char flood[] = "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n";
   ck_assert_int_eq(write(fd, flood, sizeof(flood) - 1), (ssize_t)(sizeof(flood) - 1));
-  wait_for_closes(2);
+  wait_for_closes(3);
   ck_assert_int_eq(flood_rc, ERR_LIMIT);
-  ck_assert_int_eq(closes, 2);
+  ck_assert_int_eq(closes, 3);
   close(fd);
 
   uv_async_send(&t.stop);
   pthread_join(th, NULL);
+  uv_close((uv_handle_t *)&later_timer, NULL);
   uv_run(&t.loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(uv_loop_close(&t.loop), 0);
+  later_loop = NULL;
 }
 END_TEST
 

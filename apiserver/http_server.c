@@ -151,24 +151,40 @@ static int flush_tls(conn *c) {
   return socket_queue(c, w);
 }
 
-static int conn_write(conn *c, const void *data, size_t len) {
+/* Writes a then b (b may be empty) as one flush: TLS records for both, then one socket
+ * write, so a small response head does not travel in a packet of its own. */
+static int conn_write2(conn *c, const void *a, size_t alen, const void *b, size_t blen) {
   if (c->closed)
     return error_set(ERR_IO, "connection closed");
-  if (c->sink)
-    return buf_append(c->sink, data, len);
-  if (!c->ssl)
-    return socket_write(c, data, len);
-  while (len > 0) {
-    int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
-    int n = SSL_write(c->ssl, data, chunk);
-    if (n <= 0) {
-      conn_close(c);
-      return error_set(ERR_IO, "TLS write failed");
+  if (c->sink) {
+    int rc = buf_append(c->sink, a, alen);
+    return rc || !blen ? rc : buf_append(c->sink, b, blen);
+  }
+  if (!c->ssl) {
+    int rc = socket_write(c, a, alen);
+    return rc || !blen ? rc : socket_write(c, b, blen);
+  }
+  const void *parts[2] = {a, b};
+  size_t lens[2] = {alen, blen};
+  for (int i = 0; i < 2; i++) {
+    const char *data = parts[i];
+    size_t len = lens[i];
+    while (len > 0) {
+      int chunk = len > (1u << 30) ? (1 << 30) : (int)len;
+      int n = SSL_write(c->ssl, data, chunk);
+      if (n <= 0) {
+        conn_close(c);
+        return error_set(ERR_IO, "TLS write failed");
+      }
+      data += n;
+      len -= (size_t)n;
     }
-    data = (const char *)data + n;
-    len -= (size_t)n;
   }
   return flush_tls(c);
+}
+
+static int conn_write(conn *c, const void *data, size_t len) {
+  return conn_write2(c, data, len, NULL, 0);
 }
 
 static const char *status_text(int code) {
@@ -236,16 +252,15 @@ static int build_head(buf *out, const api_response *resp, bool chunked, size_t c
 
 static void send_response(conn *c, const api_response *resp, bool head_only) {
   bool closing = c->close_after_write || !http_should_keep_alive(&c->parser);
-  buf out = BUF_INIT;
-  buf_init(&out, API_MAX_BODY * 8 + 65536);
-  int rc = build_head(&out, resp, false, resp->body.len, closing);
-  if (!rc && !head_only)
-    rc = buf_append(&out, resp->body.data ? resp->body.data : "", resp->body.len);
-  if (rc)
-    log_error(NULL, "http: response too large to send: %s", error_message());
-  else
-    conn_write(c, out.data, out.len);
-  buf_free(&out);
+  buf head = BUF_INIT;
+  if (build_head(&head, resp, false, resp->body.len, closing)) {
+    log_error(NULL, "http: cannot build response headers: %s", error_message());
+    c->close_after_write = closing = true;
+  } else {
+    /* the body goes straight from the handler's buffer */
+    conn_write2(c, head.data, head.len, resp->body.data, head_only ? 0 : resp->body.len);
+  }
+  buf_free(&head);
   c->responded = true;
   if (closing) {
     c->close_after_write = true;

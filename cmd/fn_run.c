@@ -2,7 +2,8 @@
  * fn_run: `portico fn eval|render|run`.
  *
  *   portico fn eval DIR (--image IMG | --exec CMD) [--fn-config FILE] [--results-dir D]
- *                   [-- key=value ...]
+ *                   [--match-api-version|--match-kind|--match-name|--match-namespace X]
+ *                   [-e|--env KEY[=VALUE]] [-- key=value ...]
  *   portico fn render [DIR] [--allow-exec] [--results-dir D]
  *   portico fn run NAME          (a built-in as a standalone KRM function: stdin -> stdout)
  *
@@ -38,7 +39,9 @@ static int usage(FILE *out, int code) {
   fprintf(out,
           "Usage:\n"
           "  portico fn eval DIR (--image IMG | --exec CMD) [--fn-config FILE] [--results-dir D]\n"
-          "                  [sandbox flags] [-- key=value ...]\n"
+          "                  [--match-api-version V] [--match-kind K] [--match-name N]\n"
+          "                  [--match-namespace NS] [-e|--env KEY[=VALUE]] [sandbox flags]\n"
+          "                  [-- key=value ...]\n"
           "  portico fn render [DIR] [--allow-exec] [--results-dir D] [sandbox flags]\n"
           "  portico fn run NAME     run a built-in as a KRM function (ResourceList on stdin)\n"
           "\n"
@@ -214,6 +217,9 @@ typedef struct opts {
   bool allow_exec;
   const char *kv[MAX_KV];
   int nkv;
+  char *envs[MAX_KV + 1];
+  int nenv;
+  const char *match_api_version, *match_kind, *match_name, *match_namespace;
   char *env_fn_path;
   char *env_exec_dirs;
 } opts;
@@ -254,9 +260,25 @@ static int parse_opts(int argc, char **argv, opts *o, const char *cmd) {
     if ((is_flag(a, "--image") || is_flag(a, "-i")) &&
         (p = flag_value(argc, argv, &i, a[1] == 'i' ? "-i" : "--image")))
       o->image = p;
-    else if ((is_flag(a, "--exec") || is_flag(a, "-e")) &&
-             (p = flag_value(argc, argv, &i, a[1] == 'e' ? "-e" : "--exec")))
+    else if (is_flag(a, "--exec") && (p = flag_value(argc, argv, &i, "--exec")))
       o->exec = p;
+    else if ((is_flag(a, "--env") || is_flag(a, "-e")) &&
+             (p = flag_value(argc, argv, &i, a[1] == 'e' ? "-e" : "--env"))) {
+      /* kpt's --env: KEY=VALUE, or KEY to pass this process's value. */
+      const char *val = strchr(p, '=') ? NULL : getenv(p);
+      if (o->nenv >= MAX_KV || (!strchr(p, '=') && !val))
+        goto bad_value;
+      o->envs[o->nenv++] = strchr(p, '=') ? str_dup(p) : str_printf("%s=%s", p, val);
+    } else if (is_flag(a, "--match-api-version") &&
+               (p = flag_value(argc, argv, &i, "--match-api-version")))
+      o->match_api_version = p;
+    else if (is_flag(a, "--match-kind") && (p = flag_value(argc, argv, &i, "--match-kind")))
+      o->match_kind = p;
+    else if (is_flag(a, "--match-name") && (p = flag_value(argc, argv, &i, "--match-name")))
+      o->match_name = p;
+    else if (is_flag(a, "--match-namespace") &&
+             (p = flag_value(argc, argv, &i, "--match-namespace")))
+      o->match_namespace = p;
     else if (is_flag(a, "--fn-config") && (p = flag_value(argc, argv, &i, "--fn-config")))
       o->fn_config = p;
     else if (is_flag(a, "--results-dir") && (p = flag_value(argc, argv, &i, "--results-dir")))
@@ -401,14 +423,40 @@ static int cmd_eval(int argc, char **argv) {
   fn_report rep;
   fn_report_init(&rep);
   yml_node *config = eval_config(&o, &rc);
+  yml_node *selectors = NULL;
+  if (!rc && (o.match_api_version || o.match_kind || o.match_name || o.match_namespace)) {
+    /* kpt's --match-* flags: one selector, every given field must match. */
+    yml_node *sel = yml_map_new(YML_BLOCK);
+    selectors = yml_seq_new(YML_BLOCK);
+    int r = !sel || !selectors;
+    if (!r && o.match_api_version)
+      r = yml_map_set_str(sel, "apiVersion", o.match_api_version);
+    if (!r && o.match_kind)
+      r = yml_map_set_str(sel, "kind", o.match_kind);
+    if (!r && o.match_name)
+      r = yml_map_set_str(sel, "name", o.match_name);
+    if (!r && o.match_namespace)
+      r = yml_map_set_str(sel, "namespace", o.match_namespace);
+    if (!r) {
+      r = yml_seq_append(selectors, sel);
+      sel = NULL;
+    }
+    yml_node_free(sel);
+    rc = r ? ERR_NOMEM : 0;
+  }
   if (!rc) {
-    fn_step step = {.image = o.image, .exec = o.exec, .config = config};
-    rc = fn_eval_package(&o.env, o.dir, &step, &rep, stderr);
+    o.envs[o.nenv] = NULL;
+    fn_step step = {.image = o.image, .exec = o.exec, .config = config,
+                    .envp = o.nenv ? o.envs : NULL};
+    rc = fn_eval_package(&o.env, o.dir, &step, selectors, &rep, stderr);
   }
   rc = finish(&o, &rep, rc, "eval");
+  yml_node_free(selectors);
   yml_node_free(config);
   fn_report_free(&rep);
 out_usage:
+  for (int i = 0; i < o.nenv; i++)
+    free(o.envs[i]);
   free(o.env_fn_path);
   free(o.env_exec_dirs);
   return rc < 0 ? 0 : rc;

@@ -17,9 +17,12 @@
 
 /* --- YAML to JSON -------------------------------------------------------------------- */
 
-static json_t *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth) {
-  if (!node || depth > 64)
+#define YAML_MAX_NODES 200000 /* aliases can repeat subtrees: bound the expansion */
+
+static json_t *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int depth, size_t *budget) {
+  if (!node || depth > 64 || *budget == 0)
     return NULL;
+  (*budget)--;
   switch (node->type) {
   case YAML_SCALAR_NODE: {
     const char *v = (const char *)node->data.scalar.value;
@@ -41,7 +44,7 @@ static json_t *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int de
     json_t *arr = json_array();
     for (yaml_node_item_t *it = node->data.sequence.items.start;
          arr && it < node->data.sequence.items.top; it++) {
-      json_t *v = yaml_node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1);
+      json_t *v = yaml_node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1, budget);
       if (!v || json_array_append_new(arr, v)) {
         json_decref(arr);
         return NULL;
@@ -58,7 +61,7 @@ static json_t *yaml_node_to_json(yaml_document_t *doc, yaml_node_t *node, int de
         json_decref(obj);
         return NULL;
       }
-      json_t *v = yaml_node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1);
+      json_t *v = yaml_node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1, budget);
       if (!v || json_object_set_new(obj, (const char *)k->data.scalar.value, v)) {
         json_decref(obj);
         return NULL;
@@ -85,9 +88,10 @@ int kubeconfig_yaml_to_json(const char *text, size_t len, json_t **out) {
     return rc;
   }
   yaml_node_t *root = yaml_document_get_root_node(&doc);
-  json_t *j = root ? yaml_node_to_json(&doc, root, 0) : json_object();
+  size_t budget = YAML_MAX_NODES;
+  json_t *j = root ? yaml_node_to_json(&doc, root, 0, &budget) : json_object();
   if (!j)
-    rc = error_set(ERR_INVALID, "yaml: unsupported document (complex keys or too deep)");
+    rc = error_set(ERR_INVALID, "yaml: unsupported document (complex keys, too deep or too large)");
   else
     *out = j;
   yaml_document_delete(&doc);

@@ -31,6 +31,7 @@ struct leader_elector {
   uint64_t obs_at_ms;
   uint64_t last_renew_ms;
   atomic_uint_fast64_t transitions;
+  unsigned failures; /* consecutive failed attempts, to warn without flooding */
   void (*on_closed)(void *);
   void *on_closed_ctx;
 };
@@ -82,6 +83,12 @@ static void set_str(char **dst, const char *v) {
   *dst = v ? str_dup(v) : NULL;
 }
 
+/* Logs a failed attempt: a warning the first time and every 30th, debug otherwise. */
+static void note_failure(leader_elector *le, const char *what, const char *msg) {
+  log_write(le->failures++ % 30 == 0 ? LOG_WARN : LOG_DEBUG, NULL,
+            "leader election: cannot %s lease %s/%s: %s", what, le->ns, le->name, msg);
+}
+
 static void check_deadline(leader_elector *le) {
   if (atomic_load(&le->leading) && mono_ms() - le->last_renew_ms > le->opt.renew_deadline_ms)
     stop_leading(le, "renew deadline passed");
@@ -98,10 +105,13 @@ static void on_write_done(void *ctx, kube_response *resp) {
     set_str(&le->obs_rv, rv);
     set_str(&le->obs_holder, le->identity);
     le->obs_at_ms = mono_ms();
+    le->failures = 0;
     start_leading(le);
   } else {
-    log_debug(NULL, "leader election: cannot take lease %s/%s: %s", le->ns, le->name,
-              resp->message);
+    if (resp->code == ERR_CONFLICT)
+      log_debug(NULL, "leader election: lost the race for lease %s/%s", le->ns, le->name);
+    else
+      note_failure(le, "write", resp->message);
     check_deadline(le);
   }
   schedule(le, le->opt.retry_period_ms);
@@ -158,7 +168,7 @@ static void on_get_done(void *ctx, kube_response *resp) {
     return;
   }
   if (resp->code) {
-    log_debug(NULL, "leader election: cannot read lease %s/%s: %s", le->ns, le->name, resp->message);
+    note_failure(le, "read", resp->message);
     check_deadline(le);
     schedule(le, le->opt.retry_period_ms);
     return;

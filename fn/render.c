@@ -139,33 +139,27 @@ static int write_package(const char *dir, const krm_pkg *before, const krm_pkg *
 
 static yml_node *output_root(const fn_outcome *o) { return yml_file_doc(o->output, 0); }
 
-int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step, fn_report *rep,
-                    FILE *log) {
+static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
+                     const yml_node *selectors, const yml_node *exclude, bool validator,
+                     yml_file **rl, fn_report *rep, FILE *log);
+
+int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
+                    const yml_node *selectors, fn_report *rep, FILE *log) {
   krm_pkg *pkg = NULL, *after = NULL;
   yml_file *rl = NULL;
-  fn_outcome o;
-  memset(&o, 0, sizeof(o));
   int rc = krm_pkg_read(&pkg, dir, KRM_READ_SUBPACKAGES);
   if (rc)
     return rc;
-  rc = krm_rl_from_pkg(&rl, pkg, step->config);
-  if (rc)
-    goto done;
-  if (log)
-    fprintf(log, "[RUNNING] \"%s\"\n", fn_step_display(step));
-  rc = fn_run_step(env, step, rl, &o);
-  if (rc)
-    goto done;
-  report_step(rep, step, &o, log);
-  if (!o.ok) {
-    rc = error_set(ERR_GENERIC, "function \"%s\" failed: %s", fn_step_display(step), o.message);
-    goto done;
-  }
-  rc = krm_rl_to_pkg(&after, output_root(&o));
+  rc = krm_rl_from_pkg(&rl, pkg, NULL);
+  yml_node *config = NULL;
+  if (!rc && step->config && !(config = yml_node_copy(step->config)))
+    rc = ERR_NOMEM;
+  if (!rc)
+    rc = run_on_rl(env, step, config, selectors, NULL, false, &rl, rep, log);
+  if (!rc)
+    rc = krm_rl_to_pkg(&after, yml_file_doc(rl, 0));
   if (!rc)
     rc = write_package(dir, pkg, after);
-done:
-  fn_outcome_free(&o);
   yml_file_free(rl);
   krm_pkg_free(pkg);
   krm_pkg_free(after);
@@ -330,24 +324,16 @@ static yml_node *step_config(const yml_node *entry, const krm_pkg *view, int *rc
 
 /* Runs one pipeline entry over `rl` (the package's current ResourceList, replaced by the
  * function's output for a mutator). */
-static int run_entry(const fn_env *env, const char *pkg_dir, const yml_node *entry,
-                     const krm_pkg *view, bool validator, bool allow_exec, yml_file **rl,
-                     fn_report *rep, FILE *log) {
-  const char *image = yml_lookup_str(entry, "image", NULL);
-  const char *exec = yml_lookup_str(entry, "exec", NULL);
-  if (!image && !exec)
-    return error_set(ERR_INVALID, "%s/Kptfile: a pipeline function needs `image` or `exec`", pkg_dir);
-  if (exec && !image && !allow_exec)
-    return error_set(ERR_FORBIDDEN, "must run with `--allow-exec` option to allow running function "
-                                    "binaries");
+/* Runs `step` over the ResourceList `*rl`: only the items picked by `selectors` (any of
+ * them; all when none) and not by `exclude` are passed; a mutator's output replaces them
+ * (the others pass through), a validator's is discarded. Takes ownership of `config` (the
+ * functionConfig, may be NULL). ERR_GENERIC when the function failed (recorded in `rep`). */
+static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
+                     const yml_node *selectors, const yml_node *exclude, bool validator,
+                     yml_file **rl, fn_report *rep, FILE *log) {
   int rc = 0;
-  yml_node *config = step_config(entry, view, &rc);
-  if (rc)
-    return rc;
-  fn_step step = {.image = image, .exec = image ? NULL : exec, .exec_base_dir = pkg_dir,
-                  .config = config};
-  const yml_node *selectors = yml_map_get(entry, "selectors");
-  const yml_node *exclude = yml_map_get(entry, "exclude");
+  fn_step step = *step_in;
+  step.config = config;
   bool selecting = (selectors && yml_node_size(selectors)) || (exclude && yml_node_size(exclude));
   yml_node *root = yml_file_doc(*rl, 0);
   yml_node *items = yml_map_get(root, "items");
@@ -411,9 +397,14 @@ static int run_entry(const fn_env *env, const char *pkg_dir, const yml_node *ent
     if (rc)
       goto done;
   }
-  if (log)
-    fprintf(log, "[RUNNING] \"%s\"%s\n", fn_step_display(&step),
-            selecting ? " on selected resources" : "");
+  if (log && selecting) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+      count += picked[i];
+    fprintf(log, "[RUNNING] \"%s\" on %zu resource(s)\n", fn_step_display(&step), count);
+  } else if (log) {
+    fprintf(log, "[RUNNING] \"%s\"\n", fn_step_display(&step));
+  }
   rc = fn_run_step(env, &step, in ? in : *rl, &o);
   if (!rc)
     report_step(rep, &step, &o, log);
@@ -448,6 +439,26 @@ done:
   yml_node_free(config);
   yml_file_free(in);
   return rc;
+}
+
+/* Runs one Kptfile pipeline entry over `*rl`. */
+static int run_entry(const fn_env *env, const char *pkg_dir, const yml_node *entry,
+                     const krm_pkg *view, bool validator, bool allow_exec, yml_file **rl,
+                     fn_report *rep, FILE *log) {
+  const char *image = yml_lookup_str(entry, "image", NULL);
+  const char *exec = yml_lookup_str(entry, "exec", NULL);
+  if (!image && !exec)
+    return error_set(ERR_INVALID, "%s/Kptfile: a pipeline function needs `image` or `exec`", pkg_dir);
+  if (exec && !image && !allow_exec)
+    return error_set(ERR_FORBIDDEN, "must run with `--allow-exec` option to allow running function "
+                                    "binaries");
+  int rc = 0;
+  yml_node *config = step_config(entry, view, &rc);
+  if (rc)
+    return rc;
+  fn_step step = {.image = image, .exec = image ? NULL : exec, .exec_base_dir = pkg_dir};
+  return run_on_rl(env, &step, config, yml_map_get(entry, "selectors"),
+                   yml_map_get(entry, "exclude"), validator, rl, rep, log);
 }
 
 /* Renders one package (directory `rel` of the tree, "" for the root) after its

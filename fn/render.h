@@ -40,11 +40,13 @@ void fn_report_free(fn_report *rep);
 /* Writes `results.yaml` in `dir` (created), as kpt's --results-dir does. */
 int fn_report_write(const fn_report *rep, const char *dir);
 
-/* Runs `step` over the package at `dir`. Returns 0 when the function passed and the
+/* Runs `step` over the package at `dir` (only over the resources matching one of the
+ * kpt-style `selectors`, a list of {apiVersion, kind, name, namespace, labels,
+ * annotations}, when given; may be NULL). Returns 0 when the function passed and the
  * package was written; ERR_GENERIC when the function failed (the package untouched; the
  * report says why); other codes for resolution, sandbox or I/O problems. */
-int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step, fn_report *rep,
-                    FILE *log);
+int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
+                    const yml_node *selectors, fn_report *rep, FILE *log);
 
 /* Renders the package at `dir` (see the design note). Same return convention. */
 int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_report *rep,

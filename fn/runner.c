@@ -125,7 +125,8 @@ int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, f
     }
     bool self_run = fn.kind == RESOLVED_BUILTIN;
     sandbox_spec spec = {.exe = self_run ? self : fn.exe, .argv = self_run ? self_argv : fn.argv, .stdin_data = in.data,
-                         .stdin_len = in.len, .limits = env->limits, .mode = env->mode};
+                         .stdin_len = in.len, .limits = env->limits, .mode = env->mode,
+                         .envp = step->envp};
     sandbox_result sr;
     memset(&sr, 0, sizeof(sr));
     rc = sandbox_run(&spec, &sr);

@@ -40,6 +40,7 @@ typedef struct fn_step {
   const char *exec;
   const char *exec_base_dir; /* anchors a relative exec path; NULL: working directory */
   const yml_node *config;    /* functionConfig (borrowed), or NULL */
+  char *const *envp;         /* environment the user asked for (`--env`); NULL: empty */
 } fn_step;
 
 typedef struct fn_outcome {

@@ -83,6 +83,7 @@ typedef struct child_plan {
   pid_t grandparent; /* the portico process: S dies with it */
   char exe[PLAN_PATH_MAX];
   char *const *argv;
+  char *const *envp;
   plan_op ops[PLAN_MAX_OPS];
   int n_ops;
   char uid_map[64], gid_map[64];
@@ -245,7 +246,7 @@ static __attribute__((noreturn)) void child_exec(const child_plan *plan, int lif
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &plan->prog) < 0)
     child_fail(plan, "seccomp");
   static char *const empty_env[] = {NULL};
-  execve(plan->exe, plan->argv, empty_env);
+  execve(plan->exe, plan->argv, plan->envp ? plan->envp : empty_env);
   child_fail(plan, "exec");
 }
 
@@ -767,6 +768,7 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
   set_rlimit(&plan->nofile, l->open_files, l->open_files);
   char *default_argv[2] = {plan->exe, NULL};
   plan->argv = spec->argv ? spec->argv : default_argv;
+  plan->envp = spec->envp;
   plan->grandparent = getpid();
   if (pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0) {
     rc = error_set_errno(ERR_IO, "cannot create the sandbox report pipe");

@@ -72,6 +72,7 @@ typedef struct sandbox_spec {
   size_t stdin_len;
   sandbox_limits limits;
   sandbox_mode mode;
+  char *const *envp;          /* explicit environment; NULL: empty (never the caller's) */
 } sandbox_spec;
 
 typedef enum {

@@ -226,3 +226,30 @@ YAML
   grep -q 'env: prod' "$B/sub/sub.yaml"
   grep -q '# The application.' "$B/app.yaml"
 }
+
+@test "eval --match-kind/--match-name select like kpt's; identical trees" {
+  resources
+  kptfile "$A" pkg
+  mkdir -p "$(dirname "$B")" && cp -r "$A" "$B"
+  run kpt fn eval "$A" --exec "$FNS/rename.sh" --match-kind ConfigMap --match-name app
+  echo "$output"
+  [ "$status" -eq 0 ]
+  run "$PORTICO_BIN" fn eval "$B" --exec "$FNS/rename.sh" --match-kind ConfigMap --match-name app
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"on 1 resource(s)"* ]]
+  diff -r "$A" "$B"
+  grep -q 'name: app-prod' "$B/sub/sub.yaml"
+  grep -q 'name: app$' "$B/app.yaml"
+}
+
+@test "eval --env hands the function exactly the variables asked for" {
+  resources
+  kptfile "$A" pkg
+  printf '#!/bin/sh\nexec sed -e "s/value: sub$/value: $TIER-$HOME/"\n' >"$FNS/env.sh"
+  chmod 755 "$FNS/env.sh"
+  run env TIER=ignored "$PORTICO_BIN" fn eval "$A" --exec "$FNS/env.sh" -e TIER=gold
+  echo "$output"
+  [ "$status" -eq 0 ]
+  grep -q 'value: gold-$' "$A/sub/sub.yaml"
+}

@@ -156,6 +156,33 @@ START_TEST(mappings) {
 }
 END_TEST
 
+/* Periodic resync: an unchanged object is reconciled again every resync period. */
+static int calls_resync;
+static reconcile_result count_resync(const reconcile_request *req) {
+  (void)req;
+  pthread_mutex_lock(&mu);
+  calls_resync++;
+  pthread_mutex_unlock(&mu);
+  return reconcile_done();
+}
+
+START_TEST(resync) {
+  pid_t pid = faultserver_start(&tmp, &kc);
+  controller_manager_options o = {0};
+  o.config = &kc;
+  o.resync_ms = 150;
+  ck_assert_int_eq(controller_manager_new(&mgr, &o), 0);
+  ck_assert_int_eq(controller_manager_add(mgr, "resync", &CM, count_resync, NULL, &ctl), 0);
+  ck_assert_int_eq(controller_manager_start(mgr), 0);
+  create(&CM, "still", NULL);
+  wait_until(&calls_resync, 4, 5000);
+  ck_assert_int_ge(get(&calls_resync), 4);
+  controller_manager_free(mgr);
+  faultserver_stop(pid, tmp, &kc);
+  metrics_reset();
+}
+END_TEST
+
 static Suite *manager_suite(void) {
   Suite *s = suite_create("manager");
   TCase *tc = tcase_create("api");
@@ -164,6 +191,10 @@ static Suite *manager_suite(void) {
   tcase_add_test(tc, results);
   tcase_add_test(tc, mappings);
   suite_add_tcase(s, tc);
+  TCase *rs = tcase_create("resync");
+  tcase_set_timeout(rs, 60);
+  tcase_add_test(rs, resync);
+  suite_add_tcase(s, rs);
   return s;
 }
 

@@ -559,7 +559,10 @@ static void on_start_leading(void *ctx) {
 static void on_stop_leading(void *ctx) {
   controller_manager *m = ctx;
   atomic_store(&m->leading, false);
-  log_warn(NULL, "not the leader: reconciling stopped");
+  pthread_mutex_lock(&m->mu);
+  bool closing = m->closing;
+  pthread_mutex_unlock(&m->mu);
+  log_write(closing ? LOG_INFO : LOG_WARN, NULL, "not the leader: reconciling stopped");
 }
 
 static void on_signal(uv_signal_t *s, int signum) {

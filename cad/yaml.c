@@ -149,6 +149,8 @@ static int column_of(const yml_src *s, size_t pos) {
   size_t p = pos;
   while (p > 0 && s->text[p - 1] != '\n')
     p--;
+  if (p == 0 && pos >= 3 && !memcmp(s->text, "\xEF\xBB\xBF", 3))
+    p = 3; /* a byte-order mark takes no column */
   return (int)(pos - p);
 }
 
@@ -534,6 +536,9 @@ int yml_file_parse(yml_file **out, const char *name, const char *text, size_t le
   if (len > YML_MAX_INPUT)
     return error_set(ERR_LIMIT, "%s: YAML input larger than %zu bytes", name ? name : "<input>",
                      (size_t)YML_MAX_INPUT);
+  if (len >= 2 && (((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE) ||
+                   ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF)))
+    return error_set(ERR_INVALID, "%s:1:1: only UTF-8 YAML is supported", name ? name : "<input>");
   yml_file *f = yml_file_new();
   if (!f)
     return ERR_NOMEM;
@@ -561,7 +566,8 @@ int yml_file_parse(yml_file **out, const char *name, const char *text, size_t le
       break;
     }
   if (!c.ascii && len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
-    /* libyaml does not count the byte-order mark as a character */
+    /* libyaml (detecting the encoding itself) skips a byte-order mark without counting
+     * it as a character or a column */
     c.bi = 3;
   }
 
@@ -571,7 +577,6 @@ int yml_file_parse(yml_file **out, const char *name, const char *text, size_t le
     return error_set(ERR_NOMEM, "out of memory");
   }
   yaml_parser_set_input_string(&p, (const unsigned char *)f->src->text, len);
-  yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
   int rc = 0;
   for (;;) {
     yaml_event_t e;
@@ -1428,6 +1433,7 @@ typedef struct emitter {
   int rc;
   int depth;
   bool wide;
+  bool fresh_pos; /* the node being emitted sits somewhere new (not its source place) */
 } emitter;
 
 static void put(emitter *e, const char *s, size_t n) {
@@ -1581,7 +1587,8 @@ static void emit_scalar(emitter *e, const yml_node *n, int indent, bool flow) {
   bool multiline = memchr(v, '\n', len) != NULL;
   switch (st) {
   case YML_PLAIN:
-    if (!multiline && (yml_plain_safe(v, len) || resolve_plain(v, len) != RES_STR) &&
+    if (!multiline && !(flow && strpbrk(v, ",[]{}")) &&
+        (yml_plain_safe(v, len) || resolve_plain(v, len) != RES_STR) &&
         strlen(v) == len && (len == 0 || (v[0] != ' ' && v[len - 1] != ' '))) {
       put(e, v, len);
       return;
@@ -1599,7 +1606,7 @@ static void emit_scalar(emitter *e, const yml_node *n, int indent, bool flow) {
   default:
     break;
   }
-  if (yml_plain_safe(v, len) && !multiline) {
+  if (yml_plain_safe(v, len) && !multiline && !(flow && strpbrk(v, ",[]{}"))) {
     put(e, v, len);
     return;
   }
@@ -1657,6 +1664,7 @@ static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, i
     bool empty_null = r->kind == YML_SCALAR && r->len == 0 && r->style == YML_PLAIN && !r->tag;
     if (!empty_null) {
       put(e, " ", 1);
+      e->fresh_pos = true;
       emit(e, v, col + 2, col + 2, flow);
     }
     if (has_comment) {
@@ -1679,6 +1687,7 @@ static void emit_fresh_item(emitter *e, const yml_node *v, int col) {
     put(e, "\n", 1);
     spaces(e, col + 2);
   }
+  e->fresh_pos = true;
   emit(e, v, col + 2, col + 2, false);
 }
 
@@ -1842,6 +1851,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
           bool empty_null = v->kind == YML_SCALAR && v->len == 0 && v->style == YML_PLAIN && !v->tag;
           if (!empty_null) {
             put(e, " ", 1);
+            e->fresh_pos = true;
             emit(e, v, col + 2, col + 2, false);
           }
           if (comment_change) {
@@ -1902,6 +1912,29 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
     puts_(e, map ? "{}" : "[]");
 }
 
+/* How far to shift the continuation lines of a multi-line scalar written somewhere new:
+ * so that they land at `indent` (block scalars keep their content's relative indentation;
+ * folded plain or quoted lines only need to stay inside their parent). */
+static int scalar_shift(const yml_node *n, int indent, int fallback) {
+  const char *t = n->src->text;
+  const char *nl = memchr(t + n->pstart, '\n', n->end - n->pstart);
+  if (!nl)
+    return fallback;
+  size_t p = (size_t)(nl - t) + 1;
+  while (p < n->end) {
+    size_t q = p;
+    while (q < n->end && t[q] == ' ')
+      q++;
+    if (q < n->end && t[q] != '\n' && t[q] != '\r')
+      return indent - (int)(q - p);
+    const char *next = memchr(t + q, '\n', n->end - q);
+    if (!next)
+      break;
+    p = (size_t)(next - t) + 1;
+  }
+  return fallback;
+}
+
 static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) {
   if (e->rc)
     return;
@@ -1909,17 +1942,26 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
     e->rc = error_set(ERR_LIMIT, "YAML nested too deep to write");
     return;
   }
+  bool flow_unsafe = flow && n->kind == YML_SCALAR &&
+                     (n->style == YML_LITERAL || n->style == YML_FOLDED ||
+                      (n->style == YML_PLAIN && n->value && strpbrk(n->value, ",[]{}")));
   bool clean = n->src && !n->touched && !(flow && n->kind != YML_SCALAR && n->style != YML_FLOW &&
                                           n->kind != YML_ALIAS) &&
-               !(flow && n->kind == YML_SCALAR && (n->style == YML_LITERAL || n->style == YML_FOLDED));
+               !flow_unsafe;
+  bool fresh_pos = e->fresh_pos;
+  e->fresh_pos = false;
   if (clean) {
-    copy_shift(e, n->src, n->pstart, n->end, col - n->col);
+    int delta = col - n->col;
+    if (fresh_pos && n->kind == YML_SCALAR)
+      delta = scalar_shift(n, indent, delta);
+    copy_shift(e, n->src, n->pstart, n->end, delta);
   } else if (n->kind == YML_ALIAS) {
     put(e, "*", 1);
     puts_(e, n->value ? n->value : "");
   } else if (n->kind == YML_SCALAR) {
-    if (n->src && !n->value_set && !(flow && (n->style == YML_LITERAL || n->style == YML_FOLDED)))
-      copy_shift(e, n->src, n->pstart, n->end, col - n->col);
+    if (n->src && !n->value_set && !flow_unsafe)
+      copy_shift(e, n->src, n->pstart, n->end,
+                 fresh_pos ? scalar_shift(n, indent, col - n->col) : col - n->col);
     else {
       if (n->anchor) {
         put(e, "&", 1);
@@ -1947,14 +1989,14 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
 }
 
 int yml_node_write(const yml_node *n, buf *out) {
-  emitter e = {out, 0, 0, false};
+  emitter e = {out, 0, 0, false, false};
   emit(&e, n, 0, 2, false);
   put(&e, "\n", 1);
   return e.rc;
 }
 
 int yml_file_write(const yml_file *f, buf *out) {
-  emitter e = {out, 0, 0, f->wide};
+  emitter e = {out, 0, 0, f->wide, false};
   const yml_src *s = f->src;
   bool wrote = false;
   for (size_t i = 0; i < f->ndocs && !e.rc; i++) {

@@ -32,7 +32,9 @@ static int ssl_error(int code, const char *what) {
   return error_set(code, "%s%s%s", what, detail[0] ? ": " : "", detail);
 }
 
-static EVP_PKEY *new_key(void) { return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); }
+static EVP_PKEY *new_key(void) {
+  return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
 
 static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value) {
   X509V3_CTX ctx;
@@ -96,7 +98,8 @@ static int write_pem(const char *path, X509 *cert, EVP_PKEY *key, mode_t mode) {
   BIO *mem = BIO_new(BIO_s_mem());
   if (!mem)
     return error_set(ERR_NOMEM, "out of memory");
-  int ok = cert ? PEM_write_bio_X509(mem, cert) : PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL);
+  int ok = cert ? PEM_write_bio_X509(mem, cert)
+                : PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL);
   char *data = NULL;
   long len = BIO_get_mem_data(mem, &data);
   int rc = ok && len > 0 ? fs_write_atomic(path, data, (size_t)len, mode)
@@ -140,8 +143,8 @@ static bool is_ip(const char *host) {
 }
 
 static char *sans_for(const char *host) {
-  bool default_host = !strcmp(host, "127.0.0.1") || !strcmp(host, "::1") || !strcmp(host, "localhost") ||
-                      !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+  bool default_host = !strcmp(host, "127.0.0.1") || !strcmp(host, "::1") ||
+                      !strcmp(host, "localhost") || !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
   if (default_host)
     return str_dup("IP:127.0.0.1,IP:::1,DNS:localhost");
   return str_printf("IP:127.0.0.1,IP:::1,DNS:localhost,%s:%s", is_ip(host) ? "IP" : "DNS", host);
@@ -210,14 +213,15 @@ int certs_ensure(certs **out, const char *dir, const char *listen_host) {
       rc = ca_key ? error_code() : ssl_error(ERR_GENERIC, "certs: cannot make a key");
       goto done;
     }
-    if ((rc = write_pem(ca_key_file, NULL, ca_key, 0600)) || (rc = write_pem(c->ca_file, ca, NULL, 0644)))
+    if ((rc = write_pem(ca_key_file, NULL, ca_key, 0600)) ||
+        (rc = write_pem(c->ca_file, ca, NULL, 0644)))
       goto done;
     unlink(c->cert_file); /* a new CA invalidates any old serving certificate */
   }
   /* the serving certificate: reuse when it still fits */
   bool reuse = false;
-  if (fs_exists(c->cert_file) && fs_exists(c->key_file) && read_pem(c->cert_file, &serving, NULL) == 0 &&
-      read_pem(c->key_file, NULL, &key) == 0) {
+  if (fs_exists(c->cert_file) && fs_exists(c->key_file) &&
+      read_pem(c->cert_file, &serving, NULL) == 0 && read_pem(c->key_file, NULL, &key) == 0) {
     reuse = serving_cert_fits(serving, host) && X509_check_private_key(serving, key) == 1 &&
             X509_check_issued(ca, serving) == X509_V_OK;
   }
@@ -230,7 +234,8 @@ int certs_ensure(certs **out, const char *dir, const char *listen_host) {
       rc = key ? error_code() : ssl_error(ERR_GENERIC, "certs: cannot make a key");
       goto done;
     }
-    if ((rc = write_pem(c->key_file, NULL, key, 0600)) || (rc = write_pem(c->cert_file, serving, NULL, 0644)))
+    if ((rc = write_pem(c->key_file, NULL, key, 0600)) ||
+        (rc = write_pem(c->cert_file, serving, NULL, 0644)))
       goto done;
   }
   buf pem = BUF_INIT;

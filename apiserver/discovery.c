@@ -139,8 +139,8 @@ static const char **distinct(const api_resource_type *types, size_t count, const
   return out;
 }
 
-static const char **group_versions(const api_resource_type *types, size_t count,
-                                   const char *group, size_t *n_out) {
+static const char **group_versions(const api_resource_type *types, size_t count, const char *group,
+                                   size_t *n_out) {
   return distinct(types, count, group, n_out);
 }
 
@@ -195,7 +195,8 @@ json_t *discovery_group_list(const api_resource_type *types, size_t count) {
   for (size_t i = 0; arr && i < n; i++)
     json_array_append_new(arr, api_group(types, count, groups[i]));
   free(groups);
-  json_t *doc = json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", arr);
+  json_t *doc =
+      json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups", arr);
   if (!doc)
     error_set(ERR_NOMEM, "out of memory");
   return doc;
@@ -205,8 +206,8 @@ json_t *discovery_group_list(const api_resource_type *types, size_t count) {
 
 static json_t *legacy_resource(const api_resource_type *t) {
   json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", t->plural, "singularName",
-                        t->singular ? t->singular : "", "namespaced", t->namespaced, "kind", t->kind,
-                        "verbs", string_array(resource_verbs, 8));
+                        t->singular ? t->singular : "", "namespaced", t->namespaced, "kind",
+                        t->kind, "verbs", string_array(resource_verbs, 8));
   if (r && null_terminated_count(t->short_names))
     json_object_set_new(r, "shortNames", null_terminated_array(t->short_names));
   if (r && null_terminated_count(t->categories))
@@ -395,12 +396,14 @@ bool discovery_serve(const api_request *req, api_response *resp, const api_resou
     respond_doc(resp, discovery_version(), NULL);
   } else if (nseg == 1 && !strcmp(seg[0], "api")) {
     if (aggregated)
-      respond_doc(resp, discovery_aggregated(types, count, true), DISCOVERY_AGGREGATED_CONTENT_TYPE);
+      respond_doc(resp, discovery_aggregated(types, count, true),
+                  DISCOVERY_AGGREGATED_CONTENT_TYPE);
     else
       respond_doc(resp, discovery_core_versions(types, count), NULL);
   } else if (nseg == 1) {
     if (aggregated)
-      respond_doc(resp, discovery_aggregated(types, count, false), DISCOVERY_AGGREGATED_CONTENT_TYPE);
+      respond_doc(resp, discovery_aggregated(types, count, false),
+                  DISCOVERY_AGGREGATED_CONTENT_TYPE);
     else
       respond_doc(resp, discovery_group_list(types, count), NULL);
   } else if (nseg == 2 && !strcmp(seg[0], "api")) {

@@ -25,7 +25,7 @@
 /* The Kubernetes version reported by /version (kubectl's dispatcher picks its bundled
  * kubectl from it). */
 #define DISCOVERY_GIT_VERSION "v1.32.4"
-#define DISCOVERY_AGGREGATED_CONTENT_TYPE \
+#define DISCOVERY_AGGREGATED_CONTENT_TYPE                                                          \
   "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 /* /version: version.Info. */
@@ -40,8 +40,8 @@ json_t *discovery_group_list(const api_resource_type *types, size_t count);
 /* /api/v1 (group "") or /apis/G/V: APIResourceList with kinds, verbs, shortNames,
  * categories, singularName, namespaced and the "<plural>/status" subresources.
  * NULL with ERR_NOTFOUND when no type has that group and version. */
-json_t *discovery_resource_list(const api_resource_type *types, size_t count,
-                                const char *group, const char *version);
+json_t *discovery_resource_list(const api_resource_type *types, size_t count, const char *group,
+                                const char *version);
 
 /* Aggregated discovery (apidiscovery.k8s.io/v2 APIGroupDiscoveryList): for /api
  * (core = true: the one group "") or /apis (core = false: every other group). */
@@ -60,7 +60,7 @@ int discovery_version_compare(const char *a, const char *b);
  * resp (200 with the document; 404 Status for an unserved group or version; 405 for a
  * method other than GET/HEAD) and returns true; returns false for any other path,
  * leaving resp untouched. */
-bool discovery_serve(const api_request *req, api_response *resp,
-                     const api_resource_type *types, size_t count);
+bool discovery_serve(const api_request *req, api_response *resp, const api_resource_type *types,
+                     size_t count);
 
 #endif

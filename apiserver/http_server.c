@@ -9,9 +9,9 @@
  *
  * While a stream is open the parser is paused and later input is kept (bounded); once the
  * stream ends, that input is parsed from an idle callback, never from inside the handler's
- * own api_stream_end() call. A conn is freed only from its uv_close callback, so a conn pointer stays
- * valid through every callback of the current loop iteration; `closed` marks one that is
- * on its way out.
+ * own api_stream_end() call. A conn is freed only from its uv_close callback, so a conn pointer
+ * stays valid through every callback of the current loop iteration; `closed` marks one that is on
+ * its way out.
  *
  * The same conn machinery runs without a socket (memory mode: output appended to a buf)
  * for unit tests and the fuzz target, so they exercise the real request path.
@@ -189,28 +189,50 @@ static int conn_write(conn *c, const void *data, size_t len) {
 
 static const char *status_text(int code) {
   switch (code) {
-  case 200: return "OK";
-  case 201: return "Created";
-  case 202: return "Accepted";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 406: return "Not Acceptable";
-  case 409: return "Conflict";
-  case 410: return "Gone";
-  case 413: return "Request Entity Too Large";
-  case 414: return "URI Too Long";
-  case 415: return "Unsupported Media Type";
-  case 422: return "Unprocessable Entity";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 503: return "Service Unavailable";
-  case 504: return "Gateway Timeout";
-  default: return code < 300 ? "OK" : code < 500 ? "Error" : "Server Error";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 202:
+    return "Accepted";
+  case 204:
+    return "No Content";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 406:
+    return "Not Acceptable";
+  case 409:
+    return "Conflict";
+  case 410:
+    return "Gone";
+  case 413:
+    return "Request Entity Too Large";
+  case 414:
+    return "URI Too Long";
+  case 415:
+    return "Unsupported Media Type";
+  case 422:
+    return "Unprocessable Entity";
+  case 429:
+    return "Too Many Requests";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return code < 300 ? "OK" : code < 500 ? "Error" : "Server Error";
   }
 }
 
@@ -218,8 +240,9 @@ static const char *status_text(int code) {
 static int build_head(buf *out, const api_response *resp, bool chunked, size_t content_length,
                       bool closing) {
   int code = resp->status ? resp->status : 200;
-  int rc = buf_printf(out, "HTTP/1.1 %d %s\r\nCache-Control: no-cache, private\r\nContent-Type: %s\r\n",
-                      code, status_text(code), resp->content_type[0] ? resp->content_type : "application/json");
+  int rc = buf_printf(
+      out, "HTTP/1.1 %d %s\r\nCache-Control: no-cache, private\r\nContent-Type: %s\r\n", code,
+      status_text(code), resp->content_type[0] ? resp->content_type : "application/json");
   /* one Warning header per line of resp->warnings */
   const char *w = buf_cstr(&resp->warnings);
   while (!rc && *w) {
@@ -316,7 +339,8 @@ int api_stream_write(api_stream *s, const void *data, size_t len) {
     return 0;
   size_t limit = c->opt->stream_queue_limit ? c->opt->stream_queue_limit : ((size_t)16 << 20);
   if (c->write_queued + len > limit) {
-    log_warn(NULL, "http: closing a stream whose client is too slow (%zu bytes queued)", c->write_queued);
+    log_warn(NULL, "http: closing a stream whose client is too slow (%zu bytes queued)",
+             c->write_queued);
     conn_close(c);
     return error_set(ERR_LIMIT, "the watch client is too slow: %zu bytes queued", c->write_queued);
   }
@@ -915,7 +939,8 @@ static int make_ssl_ctx(http_server *s) {
     ERR_error_string_n(e, detail, sizeof(detail));
     ERR_clear_error();
     SSL_CTX_free(ctx);
-    return error_set(ERR_INVALID, "TLS: cannot load %s / %s: %s", s->cert_file, s->key_file, detail);
+    return error_set(ERR_INVALID, "TLS: cannot load %s / %s: %s", s->cert_file, s->key_file,
+                     detail);
   }
   SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
   s->ssl_ctx = ctx;
@@ -1000,7 +1025,9 @@ int http_server_start(http_server **out, uv_loop_t *loop, const http_server_opti
   return 0;
 }
 
-int http_server_port(const http_server *server) { return server->port; }
+int http_server_port(const http_server *server) {
+  return server->port;
+}
 
 void http_server_close(http_server *s) {
   if (!s || s->closing)

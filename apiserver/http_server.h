@@ -37,13 +37,13 @@
 typedef struct http_server http_server;
 
 typedef struct http_server_options {
-  const char *host;          /* listen address ("127.0.0.1", "::1", "0.0.0.0"); NULL: 127.0.0.1 */
-  int port;                  /* 0: an ephemeral port (see http_server_port) */
-  const char *cert_file;     /* PEM serving certificate (chain); NULL with key_file NULL:
-                              * plain HTTP (tests only) */
-  const char *key_file;      /* PEM private key */
-  const char *bearer_token;  /* required token; NULL: no authentication (tests only) */
-  api_handler handler;       /* called for every accepted request */
+  const char *host;         /* listen address ("127.0.0.1", "::1", "0.0.0.0"); NULL: 127.0.0.1 */
+  int port;                 /* 0: an ephemeral port (see http_server_port) */
+  const char *cert_file;    /* PEM serving certificate (chain); NULL with key_file NULL:
+                             * plain HTTP (tests only) */
+  const char *key_file;     /* PEM private key */
+  const char *bearer_token; /* required token; NULL: no authentication (tests only) */
+  api_handler handler;      /* called for every accepted request */
   void *handler_ctx;
   size_t max_connections;    /* default 1024 */
   size_t stream_queue_limit; /* bytes queued on one stream before it is cut; default 16 MiB */

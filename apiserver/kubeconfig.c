@@ -33,7 +33,8 @@ static bool plain_scalar(const char *s) {
   return true;
 }
 
-int kubeconfig_write(const char *path, const char *server_url, const char *ca_pem, const char *token) {
+int kubeconfig_write(const char *path, const char *server_url, const char *ca_pem,
+                     const char *token) {
   if (!plain_scalar(server_url) || !plain_scalar(token))
     return error_set(ERR_INVALID, "kubeconfig: unexpected characters in the server URL or token");
   size_t pem_len = strlen(ca_pem);

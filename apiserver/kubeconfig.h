@@ -13,6 +13,7 @@ char *kubeconfig_server_url(const char *listen_host, int port);
 
 /* Writes `path`. ca_pem is the CA certificate in PEM; token the bearer token.
  * ERR_IO, ERR_NOMEM; the old file is untouched on failure. */
-int kubeconfig_write(const char *path, const char *server_url, const char *ca_pem, const char *token);
+int kubeconfig_write(const char *path, const char *server_url, const char *ca_pem,
+                     const char *token);
 
 #endif

@@ -61,23 +61,23 @@ static json_t *ref_property(bool v3, const char *name) {
 }
 
 static json_t *string_map_schema(void) {
-  return json_pack("{s:s, s:{s:s, s:s}}", "type", "object", "additionalProperties", "type", "string",
-                   "default", "");
+  return json_pack("{s:s, s:{s:s, s:s}}", "type", "object", "additionalProperties", "type",
+                   "string", "default", "");
 }
 
 static json_t *object_meta_schema(void) {
   return json_pack(
       "{s:s, s:s, s:{s:o, s:o, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s},"
       " s:{s:s, s:s}, s:{s:s, s:s}, s:o, s:{s:s, s:{s:s}}, s:{s:s, s:{s:s}, s:s}}}",
-      "description", "ObjectMeta is metadata that all persisted resources must have.", "type", "object",
-      "properties", "annotations", string_map_schema(), "labels", string_map_schema(), "name", "type",
-      "string", "namespace", "type", "string", "generateName", "type", "string", "resourceVersion",
-      "type", "string", "format", "", "uid", "type", "string", "format", "", "creationTimestamp",
-      "type", "string", "format", "date-time", "deletionTimestamp", "type", "string", "format",
-      "date-time", "generation", "type", "integer", "format", "int64", "deletionGracePeriodSeconds",
-      json_pack("{s:s, s:s}", "type", "integer", "format", "int64"), "ownerReferences", "type",
-      "array", "items", "type", "object", "finalizers", "type", "array", "items", "type", "string",
-      "x-kubernetes-list-type", "set");
+      "description", "ObjectMeta is metadata that all persisted resources must have.", "type",
+      "object", "properties", "annotations", string_map_schema(), "labels", string_map_schema(),
+      "name", "type", "string", "namespace", "type", "string", "generateName", "type", "string",
+      "resourceVersion", "type", "string", "format", "", "uid", "type", "string", "format", "",
+      "creationTimestamp", "type", "string", "format", "date-time", "deletionTimestamp", "type",
+      "string", "format", "date-time", "generation", "type", "integer", "format", "int64",
+      "deletionGracePeriodSeconds", json_pack("{s:s, s:s}", "type", "integer", "format", "int64"),
+      "ownerReferences", "type", "array", "items", "type", "object", "finalizers", "type", "array",
+      "items", "type", "string", "x-kubernetes-list-type", "set");
 }
 
 static json_t *list_meta_schema(void) {
@@ -90,10 +90,10 @@ static json_t *status_schema(void) {
   return json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:s}, s:{s:s}, s:{s:s}},"
                    " s:[{s:s, s:s, s:s}]}",
                    "type", "object", "properties", "apiVersion", "type", "string", "kind", "type",
-                   "string", "status", "type", "string", "message", "type", "string", "code", "type",
-                   "integer", "format", "int32", "reason", "type", "string", "details", "type",
-                   "object", "x-kubernetes-group-version-kind", "group", "", "version", "v1", "kind",
-                   "Status");
+                   "string", "status", "type", "string", "message", "type", "string", "code",
+                   "type", "integer", "format", "int32", "reason", "type", "string", "details",
+                   "type", "object", "x-kubernetes-group-version-kind", "group", "", "version",
+                   "v1", "kind", "Status");
 }
 
 static json_t *gvk(const char *group, const char *version, const char *kind) {
@@ -126,9 +126,9 @@ static json_t *object_schema(const api_resource_type *t, bool v3) {
 static json_t *list_schema(const api_resource_type *t, bool v3, const char *item_name) {
   const char *list_kind = t->list_kind ? t->list_kind : "";
   return json_pack("{s:s, s:[s], s:{s:{s:s}, s:{s:s, s:o}, s:{s:s}, s:o}, s:[o]}", "type", "object",
-                   "required", "items", "properties", "apiVersion", "type", "string", "items", "type",
-                   "array", "items", ref_to(v3, item_name), "kind", "type", "string", "metadata",
-                   ref_property(v3, META "ListMeta"), "x-kubernetes-group-version-kind",
+                   "required", "items", "properties", "apiVersion", "type", "string", "items",
+                   "type", "array", "items", ref_to(v3, item_name), "kind", "type", "string",
+                   "metadata", ref_property(v3, META "ListMeta"), "x-kubernetes-group-version-kind",
                    gvk(t->group, t->version, list_kind));
 }
 
@@ -160,29 +160,39 @@ static json_t *path_param(bool v3, const char *name, const char *description) {
 }
 
 static void add_write_params(json_t *params, bool v3, bool is_patch) {
-  json_array_append_new(params, query_param(v3, "dryRun", "string",
-                                            "When present, indicates that modifications should not be persisted."));
+  json_array_append_new(
+      params, query_param(v3, "dryRun", "string",
+                          "When present, indicates that modifications should not be persisted."));
   json_array_append_new(params, query_param(v3, "fieldManager", "string",
-                                            "fieldManager is a name associated with the actor or entity that is making these changes."));
-  json_array_append_new(params, query_param(v3, "fieldValidation", "string",
-                                            "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields: Ignore, Warn or Strict."));
+                                            "fieldManager is a name associated with the actor or "
+                                            "entity that is making these changes."));
+  json_array_append_new(
+      params,
+      query_param(v3, "fieldValidation", "string",
+                  "fieldValidation instructs the server on how to handle objects in the request "
+                  "containing unknown or duplicate fields: Ignore, Warn or Strict."));
   if (is_patch)
-    json_array_append_new(params, query_param(v3, "force", "boolean",
-                                              "Force is going to \"force\" Apply requests."));
+    json_array_append_new(
+        params, query_param(v3, "force", "boolean", "Force is going to \"force\" Apply requests."));
 }
 
 static void add_list_params(json_t *params, bool v3) {
-  static const char *const names[][2] = {
-      {"allowWatchBookmarks", "boolean"}, {"continue", "string"},       {"fieldSelector", "string"},
-      {"labelSelector", "string"},        {"limit", "integer"},         {"resourceVersion", "string"},
-      {"resourceVersionMatch", "string"}, {"timeoutSeconds", "integer"}, {"watch", "boolean"}};
+  static const char *const names[][2] = {{"allowWatchBookmarks", "boolean"},
+                                         {"continue", "string"},
+                                         {"fieldSelector", "string"},
+                                         {"labelSelector", "string"},
+                                         {"limit", "integer"},
+                                         {"resourceVersion", "string"},
+                                         {"resourceVersionMatch", "string"},
+                                         {"timeoutSeconds", "integer"},
+                                         {"watch", "boolean"}};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
     json_array_append_new(params, query_param(v3, names[i][0], names[i][1], names[i][0]));
 }
 
-static const char *const patch_types[] = {"application/apply-patch+yaml", "application/json-patch+json",
-                                          "application/merge-patch+json",
-                                          "application/strategic-merge-patch+json"};
+static const char *const patch_types[] = {
+    "application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json",
+    "application/strategic-merge-patch+json"};
 
 /* Custom resources do not take strategic merge patches (kube-apiserver answers 415), and
  * kubectl picks its patch type from this list: built-in groups ("" and *.k8s.io) get all
@@ -207,14 +217,18 @@ static json_t *operation(bool v3, const api_resource_type *t, const char *action
     add_list_params(params, v3);
   if (!strcmp(action, "delete") || !strcmp(action, "deletecollection")) {
     json_array_append_new(params, query_param(v3, "dryRun", "string", "dryRun"));
-    json_array_append_new(params, query_param(v3, "gracePeriodSeconds", "integer", "gracePeriodSeconds"));
-    json_array_append_new(params, query_param(v3, "propagationPolicy", "string", "propagationPolicy"));
+    json_array_append_new(params,
+                          query_param(v3, "gracePeriodSeconds", "integer", "gracePeriodSeconds"));
+    json_array_append_new(params,
+                          query_param(v3, "propagationPolicy", "string", "propagationPolicy"));
   }
   json_t *response = json_pack("{s:s}", "description", "OK");
   if (v3) {
     json_t *content = json_object();
-    json_object_set_new(content, "application/json", json_pack("{s:o}", "schema", ref_to(v3, response_def)));
-    json_object_set_new(content, "application/yaml", json_pack("{s:o}", "schema", ref_to(v3, response_def)));
+    json_object_set_new(content, "application/json",
+                        json_pack("{s:o}", "schema", ref_to(v3, response_def)));
+    json_object_set_new(content, "application/yaml",
+                        json_pack("{s:o}", "schema", ref_to(v3, response_def)));
     json_object_set_new(response, "content", content);
   } else {
     json_object_set_new(response, "schema", ref_to(v3, response_def));
@@ -229,15 +243,18 @@ static json_t *operation(bool v3, const api_resource_type *t, const char *action
     json_t *content = json_object();
     if (is_patch) {
       for (size_t i = 0; i < patch_type_count(t); i++)
-        json_object_set_new(content, patch_types[i], json_pack("{s:o}", "schema", ref_to(v3, META "Patch")));
+        json_object_set_new(content, patch_types[i],
+                            json_pack("{s:o}", "schema", ref_to(v3, META "Patch")));
     } else {
       json_object_set_new(content, "*/*", json_pack("{s:o}", "schema", ref_to(v3, body_def)));
     }
-    json_object_set_new(op, "requestBody", json_pack("{s:o, s:b}", "content", content, "required", 1));
+    json_object_set_new(op, "requestBody",
+                        json_pack("{s:o, s:b}", "content", content, "required", 1));
   } else {
     json_array_insert_new(params, 0,
-                          json_pack("{s:s, s:s, s:b, s:o}", "name", "body", "in", "body", "required",
-                                    1, "schema", ref_to(v3, is_patch ? META "Patch" : body_def)));
+                          json_pack("{s:s, s:s, s:b, s:o}", "name", "body", "in", "body",
+                                    "required", 1, "schema",
+                                    ref_to(v3, is_patch ? META "Patch" : body_def)));
     if (is_patch) {
       json_t *consumes = json_array();
       for (size_t i = 0; i < patch_type_count(t); i++)
@@ -272,8 +289,8 @@ static void add_type_paths(json_t *paths, bool v3, const api_resource_type *t, c
        *n_delete = op_name("delete", t, ""), *n_rs = op_name("read", t, "Status"),
        *n_ps = op_name("patch", t, "Status"), *n_us = op_name("replace", t, "Status"),
        *n_all = str_printf("list%sForAllNamespaces", t->kind);
-  if (!prefix || !coll || !item || !status || !all || !n_list || !n_create || !n_delcoll || !n_read ||
-      !n_replace || !n_patch || !n_delete || !n_rs || !n_ps || !n_us || !n_all)
+  if (!prefix || !coll || !item || !status || !all || !n_list || !n_create || !n_delcoll ||
+      !n_read || !n_replace || !n_patch || !n_delete || !n_rs || !n_ps || !n_us || !n_all)
     goto done;
 
   json_t *coll_params = json_array();
@@ -283,7 +300,8 @@ static void add_type_paths(json_t *paths, bool v3, const api_resource_type *t, c
   json_t *pi = path_item(coll_params);
   json_object_set_new(pi, "get", operation(v3, t, "list", n_list, NULL, list_def));
   json_object_set_new(pi, "post", operation(v3, t, "post", n_create, def, def));
-  json_object_set_new(pi, "delete", operation(v3, t, "deletecollection", n_delcoll, NULL, META "Status"));
+  json_object_set_new(pi, "delete",
+                      operation(v3, t, "deletecollection", n_delcoll, NULL, META "Status"));
   json_object_set_new(paths, coll, pi);
 
   json_t *item_params = json_array();
@@ -331,7 +349,8 @@ static size_t build(const api_resource_type *types, size_t count, const char *gr
       continue;
     n++;
     char *def = openapi_definition_name(t->group, t->version, t->kind);
-    char *list_def = openapi_definition_name(t->group, t->version, t->list_kind ? t->list_kind : "List");
+    char *list_def =
+        openapi_definition_name(t->group, t->version, t->list_kind ? t->list_kind : "List");
     if (def && list_def) {
       json_object_set_new(defs, def, object_schema(t, v3));
       json_object_set_new(defs, list_def, list_schema(t, v3, def));
@@ -346,7 +365,8 @@ static size_t build(const api_resource_type *types, size_t count, const char *gr
     json_object_set_new(defs, META "Status", status_schema());
     json_object_set_new(defs, META "Patch",
                         json_pack("{s:s, s:s}", "description",
-                                  "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.",
+                                  "Patch is provided to give a concrete name and type to the "
+                                  "Kubernetes PATCH request body.",
                                   "type", "object"));
   }
   return n;
@@ -410,11 +430,11 @@ json_t *openapi_v3_index(const api_resource_type *types, size_t count) {
 json_t *openapi_v2(const api_resource_type *types, size_t count) {
   json_t *paths = json_object(), *defs = json_object();
   build(types, count, NULL, NULL, false, paths, defs);
-  json_t *doc = json_pack("{s:s, s:{s:s, s:s}, s:o, s:o, s:{s:{s:s, s:s, s:s}}, s:[{s:[]}]}",
-                          "swagger", "2.0", "info", "title", "Kubernetes", "version",
-                          DISCOVERY_GIT_VERSION, "paths", paths, "definitions", defs,
-                          "securityDefinitions", "BearerToken", "type", "apiKey", "name",
-                          "authorization", "in", "header", "security", "BearerToken");
+  json_t *doc =
+      json_pack("{s:s, s:{s:s, s:s}, s:o, s:o, s:{s:{s:s, s:s, s:s}}, s:[{s:[]}]}", "swagger",
+                "2.0", "info", "title", "Kubernetes", "version", DISCOVERY_GIT_VERSION, "paths",
+                paths, "definitions", defs, "securityDefinitions", "BearerToken", "type", "apiKey",
+                "name", "authorization", "in", "header", "security", "BearerToken");
   if (!doc)
     error_set(ERR_NOMEM, "out of memory");
   return doc;
@@ -441,7 +461,8 @@ bool openapi_serve(const api_request *req, api_response *resp, const api_resourc
     if (!accepts_json(req->accept)) {
       if (strstr(req->accept, "protobuf")) {
         /* a valid openapi_v2.Document holding only swagger: "2.0" (field 1) */
-        static const char empty_v2[] = "\x0a\x03" "2.0";
+        static const char empty_v2[] = "\x0a\x03"
+                                       "2.0";
         resp->status = 200;
         str_copy(resp->content_type, OPENAPI_V2_PROTOBUF, sizeof(resp->content_type));
         buf_reset(&resp->body);

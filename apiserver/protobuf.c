@@ -206,15 +206,33 @@ static int decode_object_meta(const field *mf, json_t **out) {
   int rc;
   while ((rc = next_field(&r, &f)) == 0) {
     switch (f.number) {
-    case 1: rc = set_string(meta, "name", &f); break;
-    case 2: rc = set_string(meta, "generateName", &f); break;
-    case 3: rc = set_string(meta, "namespace", &f); break;
-    case 5: rc = set_string(meta, "uid", &f); break;
-    case 6: rc = set_string(meta, "resourceVersion", &f); break;
-    case 11: rc = add_map_entry(meta, "labels", &f, false); break;
-    case 12: rc = add_map_entry(meta, "annotations", &f, false); break;
-    case 14: rc = append_string(meta, "finalizers", &f); break;
-    default: rc = 0; break; /* fields kubectl create never sets, skipped */
+    case 1:
+      rc = set_string(meta, "name", &f);
+      break;
+    case 2:
+      rc = set_string(meta, "generateName", &f);
+      break;
+    case 3:
+      rc = set_string(meta, "namespace", &f);
+      break;
+    case 5:
+      rc = set_string(meta, "uid", &f);
+      break;
+    case 6:
+      rc = set_string(meta, "resourceVersion", &f);
+      break;
+    case 11:
+      rc = add_map_entry(meta, "labels", &f, false);
+      break;
+    case 12:
+      rc = add_map_entry(meta, "annotations", &f, false);
+      break;
+    case 14:
+      rc = append_string(meta, "finalizers", &f);
+      break;
+    default:
+      rc = 0;
+      break; /* fields kubectl create never sets, skipped */
     }
     if (rc)
       break;

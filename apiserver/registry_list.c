@@ -259,6 +259,15 @@ int registry_handle_list(registry *r, const type_info *ti, const char *version, 
       selector_free(fields);
       return 0;
     }
+  } else {
+    /* resourceVersionMatch=Exact lists as of that resourceVersion (410 once compacted);
+     * otherwise any resourceVersion is served the latest state, which is never older */
+    const char *rvq = api_request_query(req, "resourceVersion");
+    const char *match = api_request_query(req, "resourceVersionMatch");
+    int64_t at;
+    if (match && !strcmp(match, "Exact") && rvq && !str_to_int64(rvq, 1, INT64_MAX, &at) &&
+        at < list_rv)
+      list_rv = at;
   }
   const char *fns = selector_field_equals(fields, "metadata.namespace");
   if (!ns && fns && ti->t.namespaced)
@@ -266,10 +275,13 @@ int registry_handle_list(registry *r, const type_info *ti, const char *version, 
   collection *c = registry_collection(r, ti->resource, false);
   snapshot snap = {0};
   if (snapshot_at(r, c, ti->resource, list_rv, after, &snap)) {
-    registry_respond_text_status(resp, 410, "Expired",
-                        "The provided continue parameter is too old to display a consistent "
-                        "list result. You can start a new list without the continue "
-                        "parameter.");
+    if (after)
+      registry_respond_text_status(resp, 410, "Expired",
+                                   "The provided continue parameter is too old to display a "
+                                   "consistent list result. You can start a new list without "
+                                   "the continue parameter.");
+    else
+      registry_respond_text_status(resp, 410, "Expired", error_message());
     free(snap.items);
     free(after);
     selector_free(labels);

@@ -221,9 +221,16 @@ static void object_process(json_t *v, const json_t *schema, const char *path,
   bool preserve = json_is_true(json_object_get(schema, "x-kubernetes-preserve-unknown-fields"));
   bool embedded = json_is_true(json_object_get(schema, "x-kubernetes-embedded-resource"));
   buf child = BUF_INIT;
-  /* defaults for missing properties */
   const char *k;
   json_t *ps;
+  /* null in a field that is not nullable is dropped (then defaulted), as kube-apiserver
+   * does since 1.20, rather than refused */
+  json_object_foreach((json_t *)props, k, ps) {
+    json_t *cur = json_object_get(v, k);
+    if (json_is_null(cur) && !json_is_true(json_object_get(ps, "nullable")))
+      json_object_del(v, k);
+  }
+  /* defaults for missing properties */
   json_object_foreach((json_t *)props, k, ps) {
     const json_t *def = json_object_get(ps, "default");
     if (def && !json_object_get(v, k))

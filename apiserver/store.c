@@ -8,13 +8,27 @@
 #include "base/error.h"
 #include "base/fs.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Checkpoints run on a thread of their own, off the server loop: a checkpoint fsyncs,
+ * which would otherwise stall the write (and the watch events) that triggers it. The
+ * connection's own auto-checkpoint stays as a backstop that bounds the WAL (~80 MiB)
+ * should the thread fall behind. */
+#define STORE_CHECKPOINT_INTERVAL_MS 500
+#define STORE_WAL_BACKSTOP_PAGES "20000"
+
 struct store {
   sqlite3 *db;
+  char *path;
+  pthread_t checkpointer;
+  bool checkpointer_running, stopping;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
   sqlite3_stmt *put, *del, *del_res, *set_rev, *begin, *commit, *rollback;
   long long revision;
   bool in_tx;
@@ -40,9 +54,46 @@ static int prepare(store *s, sqlite3_stmt **st, const char *sql) {
   return 0;
 }
 
+static void *checkpoint_loop(void *arg) {
+  store *s = arg;
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    sqlite3_close(db);
+    return NULL;
+  }
+  sqlite3_busy_timeout(db, 1000);
+  pthread_mutex_lock(&s->mu);
+  while (!s->stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)STORE_CHECKPOINT_INTERVAL_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&s->cv, &s->mu, &until);
+    if (s->stopping)
+      break;
+    pthread_mutex_unlock(&s->mu);
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    pthread_mutex_lock(&s->mu);
+  }
+  pthread_mutex_unlock(&s->mu);
+  sqlite3_close(db);
+  return NULL;
+}
+
 void store_close(store *s) {
   if (!s)
     return;
+  if (s->checkpointer_running) {
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->checkpointer, NULL);
+  }
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  free(s->path);
   sqlite3_stmt *all[] = {s->put, s->del, s->del_res, s->set_rev, s->begin, s->commit, s->rollback};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
     sqlite3_finalize(all[i]);
@@ -62,6 +113,8 @@ int store_open(store **out, const char *dir) {
     free(path);
     return error_set(ERR_NOMEM, "out of memory");
   }
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
   if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
       SQLITE_OK) {
     rc = db_error(s, path);
@@ -69,6 +122,7 @@ int store_open(store **out, const char *dir) {
   }
   sqlite3_busy_timeout(s->db, 5000);
   if ((rc = exec(s, "PRAGMA journal_mode=WAL")) || (rc = exec(s, "PRAGMA synchronous=NORMAL")) ||
+      (rc = exec(s, "PRAGMA wal_autocheckpoint=" STORE_WAL_BACKSTOP_PAGES)) ||
       (rc = exec(s, "CREATE TABLE IF NOT EXISTS objects (resource TEXT NOT NULL, key TEXT NOT "
                     "NULL, rv INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (resource, key))"
                     " WITHOUT ROWID")) ||
@@ -88,7 +142,8 @@ int store_open(store **out, const char *dir) {
       (rc = prepare(s, &s->begin, "BEGIN IMMEDIATE")) ||
       (rc = prepare(s, &s->commit, "COMMIT")) || (rc = prepare(s, &s->rollback, "ROLLBACK")))
     goto fail;
-  free(path);
+  s->path = path;
+  s->checkpointer_running = pthread_create(&s->checkpointer, NULL, checkpoint_loop, s) == 0;
   *out = s;
   return 0;
 fail:

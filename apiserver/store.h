@@ -13,6 +13,10 @@
  * commit and cap creates at the disk's fsync rate, far below the 2,000 creates/s target,
  * for a guarantee (power loss) a single-machine development server does not promise.
  *
+ * Checkpoints (which fsync) run every 500 ms on a thread of the store's own with a second
+ * connection, so they never stall a write on the loop; the WAL stays bounded by the
+ * connection's auto-checkpoint backstop.
+ *
  * Not thread-safe; one connection, used on the server loop.
  */
 #ifndef PORTICO_APISERVER_STORE_H

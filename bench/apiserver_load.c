@@ -100,7 +100,8 @@ static int ensure_namespace(const char *ns) {
   CURL *h = make_handle(&body);
   char url[512], payload[256];
   snprintf(url, sizeof(url), "%s/api/v1/namespaces", base_url);
-  snprintf(payload, sizeof(payload), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+  snprintf(payload, sizeof(payload),
+           "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
   CURLcode rc = curl_easy_perform(h);
@@ -133,7 +134,8 @@ static int run_create(long n, long conc, const char *ns) {
   for (long s = 0; s < conc && next < n; s++) {
     slots[s].h = make_handle(&slots[s].body);
     curl_easy_setopt(slots[s].h, CURLOPT_PRIVATE, &slots[s]);
-    set_create(slots[s].h, slots[s].url, sizeof(slots[s].url), slots[s].payload, sizeof(slots[s].payload), ns, next++);
+    set_create(slots[s].h, slots[s].url, sizeof(slots[s].url), slots[s].payload,
+               sizeof(slots[s].payload), ns, next++);
     curl_multi_add_handle(m, slots[s].h);
   }
   while (done < n) {
@@ -148,7 +150,8 @@ static int run_create(long n, long conc, const char *ns) {
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
       long code = status_of(sl->h);
       if (msg->data.result != CURLE_OK || code != 201) {
-        fprintf(stderr, "create: curl %d, HTTP %ld: %.300s\n", msg->data.result, code, sl->body.data ? sl->body.data : "");
+        fprintf(stderr, "create: curl %d, HTTP %ld: %.300s\n", msg->data.result, code,
+                sl->body.data ? sl->body.data : "");
         return 1;
       }
       done++;
@@ -198,7 +201,8 @@ static int run_list(long runs, const char *ns) {
   double min = t[0];
   for (long r = 1; r < runs; r++)
     min = t[r] < min ? t[r] : min;
-  printf("items=%ld bytes=%zu p50_ms=%.1f min_ms=%.1f\n", items, body.len, percentile(t, (size_t)runs, 0.5), min);
+  printf("items=%ld bytes=%zu p50_ms=%.1f min_ms=%.1f\n", items, body.len,
+         percentile(t, (size_t)runs, 0.5), min);
   free(t);
   free(body.data);
   curl_easy_cleanup(h);
@@ -212,7 +216,8 @@ static int run_watch(long n, const char *ns) {
   sink wbody = {0}, cbody = {0};
   CURL *w = make_handle(&wbody);
   char wurl[512];
-  snprintf(wurl, sizeof(wurl), "%s/api/v1/namespaces/%s/configmaps?watch=true&timeoutSeconds=600", base_url, ns);
+  snprintf(wurl, sizeof(wurl), "%s/api/v1/namespaces/%s/configmaps?watch=true&timeoutSeconds=600",
+           base_url, ns);
   curl_easy_setopt(w, CURLOPT_URL, wurl);
   curl_easy_setopt(w, CURLOPT_TIMEOUT_MS, 0L);
   curl_multi_add_handle(m, w);
@@ -280,7 +285,9 @@ static int run_watch(long n, const char *ns) {
 
 int main(int argc, char **argv) {
   if (argc < 6) {
-    fprintf(stderr, "usage: apiserver_load URL TOKEN CAFILE create N CONC NS | list RUNS NS | watch N NS\n");
+    fprintf(
+        stderr,
+        "usage: apiserver_load URL TOKEN CAFILE create N CONC NS | list RUNS NS | watch N NS\n");
     return 2;
   }
   base_url = argv[1];

@@ -9,7 +9,8 @@
  *
  * Sandbox flags (eval and render): --sandbox=strict|weak, --timeout DUR (wall time,
  * default 10s), --cpu-time DUR (10s), --memory SIZE (1Gi), --max-processes N (64),
- * --max-output SIZE (64Mi), --fn-dir DIR (function directory, repeatable; also
+ * --max-output SIZE (64Mi), --max-open-files N (256), --tmp-size SIZE (64Mi),
+ * --fn-dir DIR (function directory, repeatable; also
  * $PORTICO_FN_PATH), --exec-dir DIR (allowed exec directory, repeatable; also
  * $PORTICO_FN_EXEC_DIRS), --no-in-process (run built-ins as sandboxed subprocesses too).
  * Exit codes: 0 success, 1 a function failed or the operation failed, 2 bad usage.
@@ -52,6 +53,8 @@ static int usage(FILE *out, int code) {
           "  --memory SIZE           address space per process (default 1Gi)\n"
           "  --max-processes N       processes and threads (default 64)\n"
           "  --max-output SIZE       stdout and stderr each (default 64Mi)\n"
+          "  --max-open-files N      open descriptors per process (default 256)\n"
+          "  --tmp-size SIZE         the function's private /tmp (default 64Mi)\n"
           "  --fn-dir DIR            directory of function executables (repeatable)\n"
           "  --exec-dir DIR          only allow exec functions from DIR (repeatable)\n"
           "  --no-in-process         run built-ins as sandboxed subprocesses too\n");
@@ -303,6 +306,13 @@ static int parse_opts(int argc, char **argv, opts *o, const char *cmd) {
     } else if (is_flag(a, "--max-processes") &&
                (p = flag_value(argc, argv, &i, "--max-processes"))) {
       if (str_to_int64(p, 1, 1 << 20, &o->env.limits.processes))
+        goto bad_value;
+    } else if (is_flag(a, "--max-open-files") &&
+               (p = flag_value(argc, argv, &i, "--max-open-files"))) {
+      if (str_to_int64(p, 16, 1 << 20, &o->env.limits.open_files))
+        goto bad_value;
+    } else if (is_flag(a, "--tmp-size") && (p = flag_value(argc, argv, &i, "--tmp-size"))) {
+      if (sandbox_parse_size(p, &o->env.limits.tmp_bytes) || o->env.limits.tmp_bytes < 4096)
         goto bad_value;
     } else if (is_flag(a, "--max-output") && (p = flag_value(argc, argv, &i, "--max-output"))) {
       if (sandbox_parse_size(p, &o->env.limits.output_bytes) || o->env.limits.output_bytes < 1024)

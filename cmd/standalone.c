@@ -98,7 +98,9 @@ static void stop(standalone *st) {
   uv_close((uv_handle_t *)&st->sigterm, NULL);
 }
 
-static void ctl_stop_work(uv_work_t *w) { controller_runtime_stop(((standalone *)w->data)->ctl); }
+static void ctl_stop_work(uv_work_t *w) {
+  controller_runtime_stop(((standalone *)w->data)->ctl);
+}
 
 static void ctl_stopped(uv_work_t *w, int status) {
   (void)status;
@@ -150,7 +152,8 @@ int cmd_standalone_main(int argc, char **argv) {
     } else if (str_has_prefix(a, "--listen=")) {
       listen = a + 9;
     } else if ((!strcmp(a, "--log-format") || !strcmp(a, "--log-level")) && next) {
-      if (!strcmp(a, "--log-format") ? log_parse_format(next, &log_fmt) : log_parse_level(next, &log_lvl)) {
+      if (!strcmp(a, "--log-format") ? log_parse_format(next, &log_fmt)
+                                     : log_parse_level(next, &log_lvl)) {
         fprintf(stderr, "portico standalone: %s: bad value '%s'\n", a, next);
         return 2;
       }

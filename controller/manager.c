@@ -17,6 +17,7 @@
 #include "controller/health.h"
 #include "controller/leader.h"
 #include "controller/metrics.h"
+#include "controller/status.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -62,6 +63,7 @@ struct controller_manager {
   int nbindings;
   leader_elector *le;
   health_server *health;
+  event_recorder *events;
   int health_port;
   uv_async_t wake;
   uv_timer_t sync_timer;
@@ -225,6 +227,8 @@ int controller_manager_new(controller_manager **out, const controller_manager_op
     return rc;
   }
   kube_client_set_observer(m->client, observe_request, m);
+  if (event_recorder_new(&m->events, m->client, "portico-controller"))
+    m->events = NULL; /* events are best effort; reconcilers check for NULL */
   declare_metrics();
   *out = m;
   return 0;
@@ -555,7 +559,10 @@ static void on_start_leading(void *ctx) {
 static void on_stop_leading(void *ctx) {
   controller_manager *m = ctx;
   atomic_store(&m->leading, false);
-  log_warn(NULL, "not the leader: reconciling stopped");
+  pthread_mutex_lock(&m->mu);
+  bool closing = m->closing;
+  pthread_mutex_unlock(&m->mu);
+  log_write(closing ? LOG_INFO : LOG_WARN, NULL, "not the leader: reconciling stopped");
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
@@ -776,6 +783,7 @@ void controller_manager_free(controller_manager *m) {
     uv_run(&m->loop, UV_RUN_DEFAULT);
   }
   uv_loop_close(&m->loop);
+  event_recorder_free(m->events);
   for (int i = 0; i < m->ncontrollers; i++) {
     workqueue_free(m->controllers[i]->q);
     free(m->controllers[i]->name);
@@ -795,6 +803,7 @@ void controller_manager_free(controller_manager *m) {
 }
 
 kube_client *controller_manager_client(controller_manager *m) { return m->client; }
+event_recorder *controller_manager_events(controller_manager *m) { return m->events; }
 bool controller_manager_is_leader(controller_manager *m) { return atomic_load(&m->leading); }
 bool controller_manager_synced(controller_manager *m) { return atomic_load(&m->synced); }
 int controller_manager_health_port(controller_manager *m) { return m->health_port; }

@@ -22,6 +22,29 @@
  *
  * Registration (controller_manager_informer, controller_manager_add, controller_watch_*,
  * informer_add_index) happens before controller_manager_start.
+ *
+ * A reconciler package plugs in like this (see controller/runtime.h):
+ *
+ *   static reconcile_result reconcile_draft(const reconcile_request *req) {
+ *     informer *inf = controller_primary_informer(req->controller);
+ *     json_t *draft = informer_get(inf, req->namespace, req->name); // shared, read-only
+ *     if (!draft)
+ *       return reconcile_done();                                   // deleted meanwhile
+ *     ... do the work; status_update(...) to report; event_record(...) on transitions ...
+ *     json_decref(draft);
+ *     return reconcile_done();       // or reconcile_retry(code, ...), reconcile_requeue_after(ms),
+ *   }                                // reconcile_terminal(code, ...)
+ *
+ *   static int drafts_setup(controller_manager *m, void *ctx) {
+ *     controller *c;
+ *     informer *inf;
+ *     int rc = controller_manager_add(m, "packagedraft", &DRAFTS, reconcile_draft, ctx, &c);
+ *     if (!rc) rc = controller_manager_informer(m, &DRAFTS, &inf);
+ *     if (!rc) rc = informer_add_index(inf, "repository", draft_repository_index, NULL);
+ *     if (!rc) rc = controller_watch_owned(c, &CONFIGMAPS);
+ *     return rc;
+ *   }
+ *   ... controller_runtime_register(drafts_setup, ctx);  // before the runtime starts
  */
 #ifndef PORTICO_CONTROLLER_MANAGER_H
 #define PORTICO_CONTROLLER_MANAGER_H
@@ -126,6 +149,9 @@ void controller_manager_free(controller_manager *m);
 
 /* Accessors (any thread). */
 kube_client *controller_manager_client(controller_manager *m);
+/* The process's Event recorder (source.component "portico-controller"); thread-safe,
+ * blocking calls (worker threads). NULL only if it could not be made. */
+struct event_recorder *controller_manager_events(controller_manager *m);
 bool controller_manager_is_leader(controller_manager *m);
 bool controller_manager_synced(controller_manager *m);
 int controller_manager_health_port(controller_manager *m);

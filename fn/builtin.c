@@ -68,53 +68,12 @@ void fn_rlist_free(fn_rlist *rl) {
   memset(rl, 0, sizeof(*rl));
 }
 
-int fn_result_add(fn_rlist *rl, const char *severity, const char *message,
-                  const yml_node *resource, const char *field) {
+/* A result object with the fields common to both shapes. New reference or NULL. */
+static json_t *result_new(const char *severity, const char *message, const char *field,
+                          const char *file_path, const char *file_index) {
   json_t *r = json_object();
   if (!r)
-    return ERR_NOMEM;
-  json_object_set_new(r, "message", json_string(message));
-  json_object_set_new(r, "severity", json_string(severity));
-  if (resource) {
-    json_t *ref = json_object();
-    const char *v;
-    if ((v = item_api_version(resource)))
-      json_object_set_new(ref, "apiVersion", json_string(v));
-    if ((v = item_kind(resource)))
-      json_object_set_new(ref, "kind", json_string(v));
-    if ((v = item_name(resource)))
-      json_object_set_new(ref, "name", json_string(v));
-    if ((v = item_namespace(resource)))
-      json_object_set_new(ref, "namespace", json_string(v));
-    json_object_set_new(r, "resourceRef", ref);
-  }
-  if (field) {
-    json_t *fj = json_object();
-    json_object_set_new(fj, "path", json_string(field));
-    json_object_set_new(r, "field", fj);
-  }
-  if (resource) {
-    const char *path =
-        yml_lookup_str(resource, "metadata", "annotations", "config.kubernetes.io/path", NULL);
-    const char *index =
-        yml_lookup_str(resource, "metadata", "annotations", "config.kubernetes.io/index", NULL);
-    if (path) {
-      json_t *file = json_object();
-      json_object_set_new(file, "path", json_string(path));
-      int64_t idx;
-      if (index && !str_to_int64(index, 0, INT32_MAX, &idx) && idx > 0)
-        json_object_set_new(file, "index", json_integer(idx));
-      json_object_set_new(r, "file", file);
-    }
-  }
-  return json_array_append_new(rl->results, r) ? ERR_NOMEM : 0;
-}
-
-int fn_result_add_file(fn_rlist *rl, const char *severity, const char *message,
-                       const char *file_path, const char *file_index, const char *field) {
-  json_t *r = json_object();
-  if (!r)
-    return ERR_NOMEM;
+    return NULL;
   json_object_set_new(r, "message", json_string(message));
   if (severity)
     json_object_set_new(r, "severity", json_string(severity));
@@ -131,7 +90,54 @@ int fn_result_add_file(fn_rlist *rl, const char *severity, const char *message,
       json_object_set_new(file, "index", json_integer(idx));
     json_object_set_new(r, "file", file);
   }
+  return r;
+}
+
+int fn_result_add(fn_rlist *rl, const char *severity, const char *message,
+                  const yml_node *resource, const char *field) {
+  const char *path = resource ? yml_lookup_str(resource, "metadata", "annotations",
+                                               "config.kubernetes.io/path", NULL)
+                              : NULL;
+  const char *index = resource ? yml_lookup_str(resource, "metadata", "annotations",
+                                                "config.kubernetes.io/index", NULL)
+                               : NULL;
+  json_t *r = result_new(severity, message, field, path, index);
+  if (!r)
+    return ERR_NOMEM;
+  if (resource) {
+    json_t *ref = json_object();
+    const char *v;
+    if ((v = item_api_version(resource)))
+      json_object_set_new(ref, "apiVersion", json_string(v));
+    if ((v = item_kind(resource)))
+      json_object_set_new(ref, "kind", json_string(v));
+    if ((v = item_name(resource)))
+      json_object_set_new(ref, "name", json_string(v));
+    if ((v = item_namespace(resource)))
+      json_object_set_new(ref, "namespace", json_string(v));
+    json_object_set_new(r, "resourceRef", ref);
+  }
   return json_array_append_new(rl->results, r) ? ERR_NOMEM : 0;
+}
+
+int fn_result_add_file(fn_rlist *rl, const char *severity, const char *message,
+                       const char *file_path, const char *file_index, const char *field) {
+  json_t *r = result_new(severity, message, field, file_path, file_index);
+  if (!r)
+    return ERR_NOMEM;
+  return json_array_append_new(rl->results, r) ? ERR_NOMEM : 0;
+}
+
+char *fn_go_quote(const char *prefix, const char *value) {
+  buf q = BUF_INIT;
+  buf_printf(&q, "%s\"", prefix);
+  for (const char *v = value; *v; v++) {
+    if (*v == '"' || *v == '\\')
+      buf_putc(&q, '\\');
+    buf_putc(&q, *v);
+  }
+  buf_putc(&q, '"');
+  return buf_detach(&q, NULL);
 }
 
 bool fn_results_have_error(const json_t *results) {

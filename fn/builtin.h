@@ -53,6 +53,10 @@ int fn_result_add(fn_rlist *rl, const char *severity, const char *message,
 int fn_result_add_file(fn_rlist *rl, const char *severity, const char *message,
                        const char *file_path, const char *file_index, const char *field);
 
+/* "<prefix>\"value\"" with quotes and backslashes escaped, as Go's %q writes a plain
+ * string (the catalog functions' messages). Caller frees; NULL on ERR_NOMEM. */
+char *fn_go_quote(const char *prefix, const char *value);
+
 /* Did the function report an error result? */
 bool fn_results_have_error(const json_t *results);
 

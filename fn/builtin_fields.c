@@ -168,15 +168,7 @@ static char *resolve_pattern(const char *pattern, const yml_node *setters, const
 }
 
 static int setter_result(fn_rlist *rl, setters_ctx *c, const char *path, const char *value) {
-  /* Go's %q of a plain string: quotes and backslashes escaped. */
-  buf q = BUF_INIT;
-  for (const char *v = value; *v; v++) {
-    if (*v == '"' || *v == '\\')
-      buf_putc(&q, '\\');
-    buf_putc(&q, *v);
-  }
-  char *msg = str_printf("set field value to \"%s\"", buf_cstr(&q));
-  buf_free(&q);
+  char *msg = fn_go_quote("set field value to ", value);
   int rc = msg ? fn_result_add_file(rl, NULL, msg, c->file, NULL, path) : ERR_NOMEM;
   free(msg);
   c->changes++;
@@ -386,16 +378,9 @@ static char *expand_captures(search *s, const char *tmpl, const char *value) {
 static int search_result(fn_rlist *rl, search *s, const char *path, const char *value) {
   if (!s->file)
     return 0; /* as the catalog function: results only for items with a file */
-  buf q = BUF_INIT;
-  for (const char *v = value; *v; v++) {
-    if (*v == '"' || *v == '\\')
-      buf_putc(&q, '\\');
-    buf_putc(&q, *v);
-  }
-  char *msg = str_printf(s->put_value || s->put_comment ? "Mutated field value to \"%s\""
-                                                         : "Matched field value \"%s\"",
-                         buf_cstr(&q));
-  buf_free(&q);
+  char *msg = fn_go_quote(s->put_value || s->put_comment ? "Mutated field value to "
+                                                          : "Matched field value ",
+                          value);
   int rc = msg ? fn_result_add_file(rl, NULL, msg, s->file, NULL, path) : ERR_NOMEM;
   free(msg);
   s->results++;
@@ -737,6 +722,55 @@ static char *delimited(const char *value, const char *delim, long index, const c
   return buf_detach(&out, NULL);
 }
 
+/* JSON with every object's keys in sorted order (kustomize hands replacement values
+ * through a map, so a copied collection comes out sorted). New reference. */
+static json_t *json_sorted(const json_t *j, int depth) {
+  if (depth > 64)
+    return json_null();
+  if (json_is_array(j)) {
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < json_array_size(j); i++)
+      json_array_append_new(a, json_sorted(json_array_get(j, i), depth + 1));
+    return a;
+  }
+  if (!json_is_object(j))
+    return json_deep_copy(j);
+  size_t n = json_object_size(j), k = 0;
+  const char **keys = calloc(n ? n : 1, sizeof(char *));
+  json_t *o = json_object();
+  const char *key;
+  json_t *v;
+  if (!keys || !o) {
+    free(keys);
+    json_decref(o);
+    return NULL;
+  }
+  json_object_foreach((json_t *)j, key, v) keys[k++] = key;
+  for (size_t a = 1; a < k; a++)
+    for (size_t b = a; b > 0 && strcmp(keys[b - 1], keys[b]) > 0; b--) {
+      const char *t = keys[b];
+      keys[b] = keys[b - 1];
+      keys[b - 1] = t;
+    }
+  for (size_t i = 0; i < k; i++)
+    json_object_set_new(o, keys[i], json_sorted(json_object_get(j, keys[i]), depth + 1));
+  free(keys);
+  return o;
+}
+
+/* The value written at a target: scalars keep their source, collections are rebuilt with
+ * sorted keys as kustomize writes them. */
+static yml_node *replacement_copy(const yml_node *value) {
+  if (yml_node_kind(value) == YML_SCALAR)
+    return yml_node_copy(value);
+  json_t *j = yml_to_json(value);
+  json_t *sorted = j ? json_sorted(j, 0) : NULL;
+  yml_node *n = sorted ? yml_from_json(sorted) : NULL;
+  json_decref(j);
+  json_decref(sorted);
+  return n;
+}
+
 static int apply_one(fn_rlist *rl, const yml_node *rep) {
   const yml_node *src = yml_map_get(rep, "source");
   const yml_node *targets = yml_map_get(rep, "targets");
@@ -796,7 +830,7 @@ static int apply_one(fn_rlist *rl, const yml_node *rep) {
             if (yml_node_kind(hits[h]) == YML_SCALAR)
               rc = yml_scalar_set(hits[h], sval, strlen(sval));
           } else if (!yml_node_equal(hits[h], value)) {
-            yml_node *copy = yml_node_copy(value);
+            yml_node *copy = replacement_copy(value);
             rc = copy ? yml_node_replace(hits[h], copy) : ERR_NOMEM;
           }
         }

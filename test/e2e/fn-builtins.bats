@@ -327,3 +327,50 @@ YAML
   run "$PORTICO_BIN" fn run no-such-function </dev/null
   [ "$status" -eq 2 ]
 }
+
+@test "apply-replacements: the catalog's simple example (a Pod spec copied into a Job, created)" {
+  cat >"$A/pod.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: my-pod
+spec:
+  restartPolicy: OnFailure
+  containers:
+  - name: myapp-container
+    image: busybox
+YAML
+  printf 'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: hello\n' >"$A/job.yaml"
+  cat >"$BATS_TEST_TMPDIR/replacements.yaml" <<'YAML'
+apiVersion: fn.kpt.dev/v1alpha1
+kind: ApplyReplacements
+metadata:
+  name: replacements-fn-config
+replacements:
+- source:
+    kind: Pod
+    name: my-pod
+    fieldPath: spec
+  targets:
+  - select:
+      name: hello
+      kind: Job
+    fieldPaths:
+    - spec.template.spec
+    options:
+      create: true
+YAML
+  three_ways apply-replacements gcr.io/kpt-fn/apply-replacements:v0.1.1 --fn-config "$BATS_TEST_TMPDIR/replacements.yaml"
+  expected='apiVersion: batch/v1
+kind: Job
+metadata:
+  name: hello
+spec:
+  template:
+    spec:
+      containers:
+      - image: busybox
+        name: myapp-container
+      restartPolicy: OnFailure'
+  [ "$(cat "$A/job.yaml")" = "$expected" ]
+}

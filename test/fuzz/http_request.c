@@ -17,10 +17,21 @@
 
 static char *short_names[] = {"wd", NULL};
 static api_resource_type types[] = {
-    {.group = "", .version = "v1", .kind = "ConfigMap", .list_kind = "ConfigMapList",
-     .plural = "configmaps", .singular = "configmap", .namespaced = true},
-    {.group = "example.dev", .version = "v1", .kind = "Widget", .list_kind = "WidgetList",
-     .plural = "widgets", .singular = "widget", .namespaced = true, .has_status = true,
+    {.group = "",
+     .version = "v1",
+     .kind = "ConfigMap",
+     .list_kind = "ConfigMapList",
+     .plural = "configmaps",
+     .singular = "configmap",
+     .namespaced = true},
+    {.group = "example.dev",
+     .version = "v1",
+     .kind = "Widget",
+     .list_kind = "WidgetList",
+     .plural = "widgets",
+     .singular = "widget",
+     .namespaced = true,
+     .has_status = true,
      .short_names = short_names},
 };
 
@@ -72,8 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* A well-formed request line, a header section ending in a blank line and no body
    * framing always gets an answer (a body length may legitimately leave it waiting). */
   static const char line[] = "GET / HTTP/1.1\r\n";
-  if (size > sizeof(line) && !memcmp(data, line, sizeof(line) - 1) && memmem(data, size, "\r\n\r\n", 4) &&
-      !memchr(data, 0, size) && !memchr(data, ':', size) && out.len == 0)
+  if (size > sizeof(line) && !memcmp(data, line, sizeof(line) - 1) &&
+      memmem(data, size, "\r\n\r\n", 4) && !memchr(data, 0, size) && !memchr(data, ':', size) &&
+      out.len == 0)
     abort();
   buf_free(&out);
   return 0;

@@ -12,21 +12,52 @@ static char *widget_short[] = {"wd", NULL};
 static char *widget_cat[] = {"all", NULL};
 
 static api_resource_type types[] = {
-    {.group = "", .version = "v1", .kind = "ConfigMap", .list_kind = "ConfigMapList",
-     .plural = "configmaps", .singular = "configmap", .namespaced = true, .short_names = cm_short},
-    {.group = "", .version = "v1", .kind = "Namespace", .list_kind = "NamespaceList",
-     .plural = "namespaces", .singular = "namespace", .namespaced = false, .has_status = true},
-    {.group = "example.portico.dev", .version = "v1alpha1", .kind = "Widget",
-     .list_kind = "WidgetList", .plural = "widgets", .singular = "widget", .namespaced = true,
-     .has_status = true, .short_names = widget_short, .categories = widget_cat},
-    {.group = "example.portico.dev", .version = "v1", .kind = "Widget", .list_kind = "WidgetList",
-     .plural = "widgets", .singular = "widget", .namespaced = true, .has_status = true},
+    {.group = "",
+     .version = "v1",
+     .kind = "ConfigMap",
+     .list_kind = "ConfigMapList",
+     .plural = "configmaps",
+     .singular = "configmap",
+     .namespaced = true,
+     .short_names = cm_short},
+    {.group = "",
+     .version = "v1",
+     .kind = "Namespace",
+     .list_kind = "NamespaceList",
+     .plural = "namespaces",
+     .singular = "namespace",
+     .namespaced = false,
+     .has_status = true},
+    {.group = "example.portico.dev",
+     .version = "v1alpha1",
+     .kind = "Widget",
+     .list_kind = "WidgetList",
+     .plural = "widgets",
+     .singular = "widget",
+     .namespaced = true,
+     .has_status = true,
+     .short_names = widget_short,
+     .categories = widget_cat},
+    {.group = "example.portico.dev",
+     .version = "v1",
+     .kind = "Widget",
+     .list_kind = "WidgetList",
+     .plural = "widgets",
+     .singular = "widget",
+     .namespaced = true,
+     .has_status = true},
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
 static api_request get(const char *path, const char *accept) {
-  api_request r = {.method = "GET", .path = path, .raw_query = "", .content_type = "",
-                   .accept = accept, .user_agent = "", .body = "", .body_len = 0};
+  api_request r = {.method = "GET",
+                   .path = path,
+                   .raw_query = "",
+                   .content_type = "",
+                   .accept = accept,
+                   .user_agent = "",
+                   .body = "",
+                   .body_len = 0};
   return r;
 }
 
@@ -60,12 +91,14 @@ START_TEST(test_resource_list) {
   ck_assert(json_is_true(json_object_get(cm, "namespaced")));
   ck_assert_str_eq(json_string_value(json_array_get(json_object_get(cm, "shortNames"), 0)), "cm");
   ck_assert_int_eq(json_array_size(json_object_get(cm, "verbs")), 8);
-  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 2), "name")), "namespaces/status");
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 2), "name")),
+                   "namespaces/status");
   json_decref(doc);
 
   doc = discovery_resource_list(types, NTYPES, "example.portico.dev", "v1alpha1");
   ck_assert_ptr_nonnull(doc);
-  ck_assert_str_eq(json_string_value(json_object_get(doc, "groupVersion")), "example.portico.dev/v1alpha1");
+  ck_assert_str_eq(json_string_value(json_object_get(doc, "groupVersion")),
+                   "example.portico.dev/v1alpha1");
   json_decref(doc);
   ck_assert_ptr_null(discovery_resource_list(types, NTYPES, "nope.dev", "v1"));
   ck_assert_int_eq(error_code(), ERR_NOTFOUND);
@@ -77,8 +110,10 @@ START_TEST(test_group_list_preferred) {
   json_t *groups = json_object_get(doc, "groups");
   ck_assert_int_eq(json_array_size(groups), 1);
   json_t *g = json_array_get(groups, 0);
-  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(g, "preferredVersion"), "version")), "v1");
-  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(g, "versions"), 1), "groupVersion")),
+  ck_assert_str_eq(
+      json_string_value(json_object_get(json_object_get(g, "preferredVersion"), "version")), "v1");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(g, "versions"), 1), "groupVersion")),
                    "example.portico.dev/v1alpha1");
   json_decref(doc);
 }
@@ -86,7 +121,9 @@ END_TEST
 
 START_TEST(test_serve_aggregated) {
   api_response resp = {0};
-  api_request req = get("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json");
+  api_request req = get(
+      "/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/"
+               "json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json");
   ck_assert(discovery_serve(&req, &resp, types, NTYPES));
   ck_assert_int_eq(resp.status, 200);
   ck_assert_str_eq(resp.content_type, DISCOVERY_AGGREGATED_CONTENT_TYPE);
@@ -97,7 +134,9 @@ START_TEST(test_serve_aggregated) {
   ck_assert_str_eq(json_string_value(json_object_get(v0, "version")), "v1");
   json_t *r0 = json_array_get(json_object_get(v0, "resources"), 0);
   ck_assert_str_eq(json_string_value(json_object_get(r0, "scope")), "Namespaced");
-  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r0, "subresources"), 0), "subresource")), "status");
+  ck_assert_str_eq(json_string_value(json_object_get(
+                       json_array_get(json_object_get(r0, "subresources"), 0), "subresource")),
+                   "status");
   json_decref(doc);
 
   /* plain JSON Accept gets the legacy document */
@@ -144,7 +183,8 @@ START_TEST(test_openapi_v3) {
   ck_assert(openapi_serve(&req, &resp, types, NTYPES));
   json_t *idx = parse(&resp);
   const char *url = json_string_value(json_object_get(
-      json_object_get(json_object_get(idx, "paths"), "apis/example.portico.dev/v1alpha1"), "serverRelativeURL"));
+      json_object_get(json_object_get(idx, "paths"), "apis/example.portico.dev/v1alpha1"),
+      "serverRelativeURL"));
   ck_assert_ptr_nonnull(url);
   ck_assert(strncmp(url, "/openapi/v3/apis/example.portico.dev/v1alpha1?hash=", 51) == 0);
   ck_assert_int_eq(strlen(url), 51 + 64);
@@ -155,20 +195,25 @@ START_TEST(test_openapi_v3) {
   json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
   json_t *w = json_object_get(schemas, "dev.portico.example.v1alpha1.Widget");
   ck_assert_ptr_nonnull(w);
-  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(w, "x-kubernetes-group-version-kind"), 0), "kind")), "Widget");
-  json_t *patch = json_object_get(json_object_get(json_object_get(doc, "paths"),
-                                                  "/apis/example.portico.dev/v1alpha1/namespaces/{namespace}/widgets/{name}"),
-                                  "patch");
+  ck_assert_str_eq(
+      json_string_value(json_object_get(
+          json_array_get(json_object_get(w, "x-kubernetes-group-version-kind"), 0), "kind")),
+      "Widget");
+  json_t *patch = json_object_get(
+      json_object_get(json_object_get(doc, "paths"),
+                      "/apis/example.portico.dev/v1alpha1/namespaces/{namespace}/widgets/{name}"),
+      "patch");
   ck_assert_ptr_nonnull(patch);
   bool has_fv = false;
   json_t *p;
   size_t i;
-  json_array_foreach(json_object_get(patch, "parameters"), i, p)
-    has_fv |= !strcmp(json_string_value(json_object_get(p, "name")), "fieldValidation") &&
-              !strcmp(json_string_value(json_object_get(p, "in")), "query");
+  json_array_foreach(json_object_get(patch, "parameters"), i, p) has_fv |=
+      !strcmp(json_string_value(json_object_get(p, "name")), "fieldValidation") &&
+      !strcmp(json_string_value(json_object_get(p, "in")), "query");
   ck_assert(has_fv);
-  ck_assert_ptr_nonnull(json_object_get(json_object_get(doc, "paths"),
-                                        "/apis/example.portico.dev/v1alpha1/namespaces/{namespace}/widgets/{name}/status"));
+  ck_assert_ptr_nonnull(json_object_get(
+      json_object_get(doc, "paths"),
+      "/apis/example.portico.dev/v1alpha1/namespaces/{namespace}/widgets/{name}/status"));
   json_decref(doc);
 
   req = get("/openapi/v3/apis/nope.dev/v1", "application/json");
@@ -186,7 +231,8 @@ START_TEST(test_openapi_v3) {
   ck_assert(openapi_serve(&req, &resp, types, NTYPES));
   ck_assert_int_eq(resp.status, 200);
   doc = parse(&resp);
-  ck_assert_ptr_nonnull(json_object_get(json_object_get(doc, "definitions"), "io.k8s.api.core.v1.ConfigMap"));
+  ck_assert_ptr_nonnull(
+      json_object_get(json_object_get(doc, "definitions"), "io.k8s.api.core.v1.ConfigMap"));
   json_decref(doc);
   buf_free(&resp.body);
 }

@@ -81,7 +81,8 @@ static int test_handler(void *ctx, const api_request *req, api_response *resp) {
   return 0;
 }
 
-static const http_server_options opts = {.handler = test_handler, .bearer_token = "secret-token-1234567"};
+static const http_server_options opts = {.handler = test_handler,
+                                         .bearer_token = "secret-token-1234567"};
 
 static char *run(const char *raw, size_t len) {
   buf out = BUF_INIT;
@@ -93,8 +94,9 @@ static char *run(const char *raw, size_t len) {
 #define RUN(lit) run(lit, sizeof(lit) - 1)
 
 START_TEST(test_get_decodes_and_authenticates) {
-  char *out = RUN("GET /api/v1/namespaces/a%2Db/configmaps?labelSelector=app%3Ddemo%2Cx+in+%28a%29 HTTP/1.1\r\n"
-                  "Host: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
+  char *out = RUN(
+      "GET /api/v1/namespaces/a%2Db/configmaps?labelSelector=app%3Ddemo%2Cx+in+%28a%29 HTTP/1.1\r\n"
+      "Host: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
   ck_assert_msg(str_has_prefix(out, "HTTP/1.1 200 OK\r\n"), "%s", out);
   ck_assert_str_eq(last_path, "/api/v1/namespaces/a-b/configmaps");
   ck_assert_str_eq(last_label, "app=demo,x in (a)");
@@ -116,7 +118,8 @@ START_TEST(test_get_decodes_and_authenticates) {
 END_TEST
 
 START_TEST(test_limits_and_bad_input) {
-  char *out = RUN("POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n"
+  char *out = RUN("POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  "secret-token-1234567\r\n"
                   "Content-Length: 3145729\r\n\r\n{");
   ck_assert_msg(str_has_prefix(out, "HTTP/1.1 413 "), "%s", out);
   ck_assert_ptr_nonnull(strstr(out, "Request entity too large: limit is 3145728"));
@@ -125,7 +128,8 @@ START_TEST(test_limits_and_bad_input) {
 
   /* chunked body growing past the limit */
   buf big = BUF_INIT;
-  buf_puts(&big, "POST /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\nTransfer-Encoding: chunked\r\n\r\n");
+  buf_puts(&big, "POST /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                 "secret-token-1234567\r\nTransfer-Encoding: chunked\r\n\r\n");
   for (int i = 0; i < 4; i++) {
     buf_printf(&big, "100000\r\n");
     for (int j = 0; j < 0x100000; j++)
@@ -138,7 +142,8 @@ START_TEST(test_limits_and_bad_input) {
   free(out);
   buf_free(&big);
 
-  out = RUN("POST /c HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\nExpect: 100-continue\r\n"
+  out = RUN("POST /c HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\nExpect: "
+            "100-continue\r\n"
             "Content-Length: 2\r\n\r\n{}");
   ck_assert_msg(str_has_prefix(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "%s", out);
   free(out);
@@ -157,14 +162,17 @@ START_TEST(test_limits_and_bad_input) {
 END_TEST
 
 START_TEST(test_keep_alive_and_body) {
-  char *out = RUN("POST /one HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\nContent-Length: 5\r\n\r\nhello"
-                  "GET /two HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
+  char *out =
+      RUN("POST /one HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+          "secret-token-1234567\r\nContent-Length: 5\r\n\r\nhello"
+          "GET /two HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
   ck_assert_str_eq(last_path, "/two");
   char *second = strstr(out + 1, "HTTP/1.1 200 OK");
   ck_assert_ptr_nonnull(second);
   ck_assert_ptr_nonnull(strstr(out, "\"path\":\"/one\""));
   free(out);
-  out = RUN("HEAD /three HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
+  out =
+      RUN("HEAD /three HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
   ck_assert(str_has_prefix(out, "HTTP/1.1 200 OK"));
   ck_assert(str_has_suffix(out, "\r\n\r\n")); /* no body after the headers */
   free(out);
@@ -173,13 +181,15 @@ END_TEST
 
 START_TEST(test_streams) {
   closes = 0;
-  char *out = RUN("GET /stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
+  char *out =
+      RUN("GET /stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
   ck_assert_ptr_nonnull(strstr(out, "Transfer-Encoding: chunked\r\n"));
   ck_assert_ptr_nonnull(strstr(out, "\r\n\r\n8\r\n{\"a\":1}\n\r\n"));
   ck_assert_int_eq(closes, 1); /* the connection ended under the open stream */
   free(out);
-  out = RUN("GET /stream-end HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n"
-            "GET /after HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
+  out = RUN(
+      "GET /stream-end HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n"
+      "GET /after HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret-token-1234567\r\n\r\n");
   ck_assert_int_eq(closes, 2);
   ck_assert_ptr_nonnull(strstr(out, "0\r\n\r\nHTTP/1.1 200 OK"));
   ck_assert_str_eq(last_path, "/after");
@@ -272,8 +282,10 @@ START_TEST(test_tls_server) {
   ck_assert_int_eq(certs_ensure(&crt, dir, "127.0.0.1"), 0);
   server_thread t;
   ck_assert_int_eq(uv_loop_init(&t.loop), 0);
-  http_server_options o = {.cert_file = crt->cert_file, .key_file = crt->key_file,
-                           .bearer_token = crt->token, .handler = test_handler};
+  http_server_options o = {.cert_file = crt->cert_file,
+                           .key_file = crt->key_file,
+                           .bearer_token = crt->token,
+                           .handler = test_handler};
   ck_assert_int_eq(http_server_start(&t.server, &t.loop, &o), 0);
   int port = http_server_port(t.server);
   ck_assert_int_gt(port, 0);
@@ -345,7 +357,8 @@ START_TEST(test_stream_close_paths) {
   /* a request pipelined behind a stream is answered once the stream ends */
   later_loop = &t.loop;
   fd = connect_local(port);
-  const char pipelined[] = "GET /stream-later HTTP/1.1\r\nHost: x\r\n\r\nGET /after-stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  const char pipelined[] =
+      "GET /stream-later HTTP/1.1\r\nHost: x\r\n\r\nGET /after-stream HTTP/1.1\r\nHost: x\r\n\r\n";
   ck_assert_int_eq(write(fd, pipelined, sizeof(pipelined) - 1), (ssize_t)(sizeof(pipelined) - 1));
   buf all = BUF_INIT;
   for (int i = 0; i < 200 && !strstr(buf_cstr(&all), "/after-stream"); i++) {
@@ -355,7 +368,8 @@ START_TEST(test_stream_close_paths) {
       break;
     buf_append(&all, chunk, (size_t)n);
   }
-  ck_assert_msg(strstr(buf_cstr(&all), "5\r\nlate\n\r\n0\r\n\r\nHTTP/1.1 200 OK"), "%s", buf_cstr(&all));
+  ck_assert_msg(strstr(buf_cstr(&all), "5\r\nlate\n\r\n0\r\n\r\nHTTP/1.1 200 OK"), "%s",
+                buf_cstr(&all));
   ck_assert_ptr_nonnull(strstr(buf_cstr(&all), "\"path\":\"/after-stream\""));
   buf_free(&all);
   close(fd);

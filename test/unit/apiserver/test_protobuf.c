@@ -7,6 +7,85 @@
 
 #include <string.h>
 
+/* Request bodies captured from kubectl 1.32.4 (`-v=9`) creating core objects. */
+static const unsigned char kubectl_namespace[] = {
+    0x6b, 0x38, 0x73, 0x00, 0x0a, 0x0f, 0x0a, 0x02, 0x76, 0x31, 0x12, 0x09, 0x4e, 0x61, 0x6d, 0x65,
+    0x73, 0x70, 0x61, 0x63, 0x65, 0x12, 0x22, 0x0a, 0x1a, 0x0a, 0x0a, 0x74, 0x65, 0x61, 0x6d, 0x2d,
+    0x70, 0x72, 0x6f, 0x74, 0x6f, 0x12, 0x00, 0x1a, 0x00, 0x22, 0x00, 0x2a, 0x00, 0x32, 0x00, 0x38,
+    0x00, 0x42, 0x00, 0x12, 0x00, 0x1a, 0x02, 0x0a, 0x00, 0x1a, 0x00, 0x22, 0x00};
+static const unsigned int kubectl_namespace_len = 61;
+static const unsigned char kubectl_configmap[] = {
+    0x6b, 0x38, 0x73, 0x00, 0x0a, 0x0f, 0x0a, 0x02, 0x76, 0x31, 0x12, 0x09, 0x43, 0x6f, 0x6e, 0x66,
+    0x69, 0x67, 0x4d, 0x61, 0x70, 0x12, 0x41, 0x0a, 0x18, 0x0a, 0x08, 0x63, 0x6d, 0x2d, 0x70, 0x72,
+    0x6f, 0x74, 0x6f, 0x12, 0x00, 0x1a, 0x00, 0x22, 0x00, 0x2a, 0x00, 0x32, 0x00, 0x38, 0x00, 0x42,
+    0x00, 0x12, 0x17, 0x0a, 0x08, 0x67, 0x72, 0x65, 0x65, 0x74, 0x69, 0x6e, 0x67, 0x12, 0x0b, 0x68,
+    0x65, 0x6c, 0x6c, 0x6f, 0x20, 0x77, 0x6f, 0x72, 0x6c, 0x64, 0x12, 0x0c, 0x0a, 0x04, 0x6d, 0x6f,
+    0x64, 0x65, 0x12, 0x04, 0x66, 0x61, 0x73, 0x74, 0x1a, 0x00, 0x22, 0x00};
+static const unsigned int kubectl_configmap_len = 92;
+static const unsigned char kubectl_configmap_binary[] = {
+    0x6b, 0x38, 0x73, 0x00, 0x0a, 0x0f, 0x0a, 0x02, 0x76, 0x31, 0x12, 0x09, 0x43,
+    0x6f, 0x6e, 0x66, 0x69, 0x67, 0x4d, 0x61, 0x70, 0x12, 0x26, 0x0a, 0x16, 0x0a,
+    0x06, 0x63, 0x6d, 0x2d, 0x62, 0x69, 0x6e, 0x12, 0x00, 0x1a, 0x00, 0x22, 0x00,
+    0x2a, 0x00, 0x32, 0x00, 0x38, 0x00, 0x42, 0x00, 0x1a, 0x0c, 0x0a, 0x04, 0x62,
+    0x6c, 0x6f, 0x62, 0x12, 0x04, 0x00, 0x01, 0xfe, 0xff, 0x1a, 0x00, 0x22, 0x00};
+static const unsigned int kubectl_configmap_binary_len = 65;
+static const unsigned char kubectl_secret[] = {
+    0x6b, 0x38, 0x73, 0x00, 0x0a, 0x0c, 0x0a, 0x02, 0x76, 0x31, 0x12, 0x06, 0x53, 0x65, 0x63,
+    0x72, 0x65, 0x74, 0x12, 0x41, 0x0a, 0x19, 0x0a, 0x09, 0x73, 0x65, 0x63, 0x2d, 0x70, 0x72,
+    0x6f, 0x74, 0x6f, 0x12, 0x00, 0x1a, 0x00, 0x22, 0x00, 0x2a, 0x00, 0x32, 0x00, 0x38, 0x00,
+    0x42, 0x00, 0x12, 0x13, 0x0a, 0x08, 0x70, 0x61, 0x73, 0x73, 0x77, 0x6f, 0x72, 0x64, 0x12,
+    0x07, 0x73, 0x33, 0x63, 0x72, 0x33, 0x74, 0x21, 0x12, 0x0d, 0x0a, 0x04, 0x75, 0x73, 0x65,
+    0x72, 0x12, 0x05, 0x61, 0x64, 0x6d, 0x69, 0x6e, 0x1a, 0x00, 0x1a, 0x00, 0x22, 0x00};
+static const unsigned int kubectl_secret_len = 89;
+static const unsigned char kubectl_secret_typed[] = {
+    0x6b, 0x38, 0x73, 0x00, 0x0a, 0x0c, 0x0a, 0x02, 0x76, 0x31, 0x12, 0x06, 0x53, 0x65, 0x63, 0x72,
+    0x65, 0x74, 0x12, 0x36, 0x0a, 0x19, 0x0a, 0x09, 0x73, 0x65, 0x63, 0x2d, 0x74, 0x79, 0x70, 0x65,
+    0x64, 0x12, 0x00, 0x1a, 0x00, 0x22, 0x00, 0x2a, 0x00, 0x32, 0x00, 0x38, 0x00, 0x42, 0x00, 0x12,
+    0x06, 0x0a, 0x01, 0x74, 0x12, 0x01, 0x78, 0x1a, 0x11, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65,
+    0x2e, 0x63, 0x6f, 0x6d, 0x2f, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x1a, 0x00, 0x22, 0x00};
+static const unsigned int kubectl_secret_typed_len = 78;
+
+static char *decode_to_text(const unsigned char *data, unsigned int len) {
+  json_t *obj = NULL;
+  ck_assert_int_eq(protobuf_decode_object(data, len, &obj), 0);
+  char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(obj);
+  return text;
+}
+
+START_TEST(test_kubectl_bodies) {
+  struct {
+    const unsigned char *data;
+    unsigned int len;
+    const char *want;
+  } cases[] = {
+      {kubectl_namespace, kubectl_namespace_len,
+       "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-proto\"},"
+       "\"spec\":{}}"},
+      {kubectl_configmap, kubectl_configmap_len,
+       "{\"apiVersion\":\"v1\",\"data\":{\"greeting\":\"hello "
+       "world\",\"mode\":\"fast\"},\"kind\":\"ConfigMap\","
+       "\"metadata\":{\"name\":\"cm-proto\"}}"},
+      {kubectl_configmap_binary, kubectl_configmap_binary_len,
+       "{\"apiVersion\":\"v1\",\"binaryData\":{\"blob\":\"AAH+/"
+       "w==\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm-bin\"}}"},
+      {kubectl_secret, kubectl_secret_len,
+       "{\"apiVersion\":\"v1\",\"data\":{\"password\":\"czNjcjN0IQ==\",\"user\":\"YWRtaW4=\"},"
+       "\"kind\":\"Secret\","
+       "\"metadata\":{\"name\":\"sec-proto\"}}"},
+      {kubectl_secret_typed, kubectl_secret_typed_len,
+       "{\"apiVersion\":\"v1\",\"data\":{\"t\":\"eA==\"},\"kind\":\"Secret\",\"metadata\":{"
+       "\"name\":\"sec-typed\"},"
+       "\"type\":\"example.com/token\"}"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char *text = decode_to_text(cases[i].data, cases[i].len);
+    ck_assert_str_eq(text, cases[i].want);
+    free(text);
+  }
+}
+END_TEST
+
 static void put_varint(buf *b, uint64_t v) {
   while (v >= 0x80) {
     buf_putc(b, (char)(v | 0x80));
@@ -19,8 +98,13 @@ static void put_bytes(buf *b, int field, const void *data, size_t len) {
   put_varint(b, len);
   buf_append(b, data, len);
 }
-static void put_str(buf *b, int field, const char *s) { put_bytes(b, field, s, strlen(s)); }
-static void put_msg(buf *b, int field, buf *m) { put_bytes(b, field, m->data ? m->data : "", m->len); buf_free(m); }
+static void put_str(buf *b, int field, const char *s) {
+  put_bytes(b, field, s, strlen(s));
+}
+static void put_msg(buf *b, int field, buf *m) {
+  put_bytes(b, field, m->data ? m->data : "", m->len);
+  buf_free(m);
+}
 static void put_entry(buf *b, int field, const char *k, const char *v, size_t vlen) {
   buf e = BUF_INIT;
   put_str(&e, 1, k);
@@ -59,9 +143,12 @@ START_TEST(test_configmap) {
   json_t *obj = NULL;
   ck_assert_int_eq(protobuf_decode_object(out.data, out.len, &obj), 0);
   char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
-  ck_assert_str_eq(text, "{\"apiVersion\":\"v1\",\"binaryData\":{\"bin\":\"AAH/\"},\"data\":{\"key\":\"value\"},"
-                         "\"immutable\":true,\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{\"note\":\"hi\"},"
-                         "\"finalizers\":[\"example.com/f\"],\"labels\":{\"app\":\"demo\"},\"name\":\"cfg\",\"namespace\":\"ns1\"}}");
+  ck_assert_str_eq(
+      text,
+      "{\"apiVersion\":\"v1\",\"binaryData\":{\"bin\":\"AAH/\"},\"data\":{\"key\":\"value\"},"
+      "\"immutable\":true,\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{\"note\":\"hi\"},"
+      "\"finalizers\":[\"example.com/"
+      "f\"],\"labels\":{\"app\":\"demo\"},\"name\":\"cfg\",\"namespace\":\"ns1\"}}");
   free(text);
   json_decref(obj);
 
@@ -87,8 +174,10 @@ START_TEST(test_secret_and_namespace) {
   envelope(&out, "Secret", &raw);
   json_t *obj = NULL;
   ck_assert_int_eq(protobuf_decode_object(out.data, out.len, &obj), 0);
-  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(obj, "data"), "password")), "czNjcjN0");
-  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(obj, "stringData"), "plain")), "text");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(obj, "data"), "password")),
+                   "czNjcjN0");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(obj, "stringData"), "plain")),
+                   "text");
   ck_assert_str_eq(json_string_value(json_object_get(obj, "type")), "Opaque");
   json_decref(obj);
   buf_free(&out);
@@ -111,8 +200,11 @@ START_TEST(test_secret_and_namespace) {
   put_msg(&raw, 2, &spec);
   envelope(&out, "Namespace", &raw);
   ck_assert_int_eq(protobuf_decode_object(out.data, out.len, &obj), 0);
-  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")), "team-a");
-  ck_assert_str_eq(json_string_value(json_array_get(json_object_get(json_object_get(obj, "spec"), "finalizers"), 0)), "kubernetes");
+  ck_assert_str_eq(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")),
+                   "team-a");
+  ck_assert_str_eq(json_string_value(json_array_get(
+                       json_object_get(json_object_get(obj, "spec"), "finalizers"), 0)),
+                   "kubernetes");
   json_decref(obj);
   buf_free(&out);
 }
@@ -150,6 +242,7 @@ END_TEST
 static Suite *protobuf_suite(void) {
   Suite *s = suite_create("protobuf");
   TCase *tc = tcase_create("decode");
+  tcase_add_test(tc, test_kubectl_bodies);
   tcase_add_test(tc, test_configmap);
   tcase_add_test(tc, test_secret_and_namespace);
   tcase_add_test(tc, test_refusals);

@@ -256,6 +256,18 @@ START_TEST(test_pagination_consistent) {
   }
   ck_assert_str_eq(buf_cstr(&seen), "p1,p2,p3,p4,p5,");
   buf_free(&seen);
+  /* an exact resourceVersion lists the state of that moment */
+  reply first = fixture_req(&f, "GET", CMS "/p1", NULL, NULL);
+  char q[128];
+  snprintf(q, sizeof(q), "resourceVersion=%s&resourceVersionMatch=Exact",
+           reply_str(&first, "metadata.resourceVersion"));
+  reply_free(&first);
+  buf exact = BUF_INIT;
+  char *none = NULL;
+  list_names(&f, q, &exact, &none, &st);
+  ck_assert_int_eq(st, 200);
+  ck_assert_str_eq(buf_cstr(&exact), "p1,");
+  buf_free(&exact);
   EXPECT_STATUS(&f, 400, "GET", CMS, "continue=garbage", NULL);
   fixture_close(&f);
 }

@@ -103,6 +103,12 @@ START_TEST(test_crd_validation_messages) {
   ck_assert(str_has_prefix(reply_str(&r, "message"), "Widget.example.com \"w\" is invalid: ["));
   ck_assert_uint_eq(json_array_size(jpath_get(r.json, "details.causes")), 2);
   reply_free(&r);
+  /* null in a non-nullable field is dropped, then defaulted */
+  r = fixture_req(&f, "POST", WS, "dryRun=All", W("{\"size\":\"small\",\"replicas\":null,\"name\":null}"));
+  ck_assert_int_eq(r.status, 201);
+  ck_assert_int_eq(jpath_int(r.json, "spec.replicas", 0), 1);
+  ck_assert_ptr_null(jpath_get(r.json, "spec.name"));
+  reply_free(&r);
   /* int-or-string and preserved fields pass */
   EXPECT_STATUS(&f, 201, "POST", WS, NULL, W("{\"size\":\"small\",\"port\":\"http\",\"extra\":{\"any\":{\"thing\":1}}}"));
   fixture_close(&f);

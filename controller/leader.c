@@ -62,7 +62,8 @@ static void tick(uv_timer_t *t);
 static void stop_leading(leader_elector *le, const char *why) {
   if (!atomic_exchange(&le->leading, false))
     return;
-  log_warn(NULL, "leader election: lost lease %s/%s (%s)", le->ns, le->name, why);
+  log_write(le->closing ? LOG_INFO : LOG_WARN, NULL, "leader election: %s lease %s/%s (%s)",
+            le->closing ? "giving up" : "lost", le->ns, le->name, why);
   atomic_fetch_add(&le->transitions, 1);
   if (le->opt.on_stop)
     le->opt.on_stop(le->opt.ctx);

@@ -102,8 +102,13 @@ static int copy_tree(const char *src, const char *dst, int depth, size_t *count)
         if (symlink(target, t) != 0)
           rc = error_set_errno(ERR_IO, "cannot create link %s", t);
       }
-    } else if (S_ISREG(st.st_mode))
-      rc = copy_file(s, t, st.st_mode & 0777);
+    } else if (S_ISREG(st.st_mode)) {
+      /* a hard link when possible: the scratch tree never writes through it */
+      if (scratch_link(s, t) != 0) {
+        error_clear();
+        rc = copy_file(s, t, st.st_mode & 0777);
+      }
+    }
     free(s);
     free(t);
   }

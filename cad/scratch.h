@@ -11,7 +11,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Creates or truncates `path` with `data`. ERR_IO with the path on failure. */
+/* Replaces `path` (unlinking what was there: never writing through an existing inode, so
+ * a hard link made by scratch_link is never modified) with `data`. ERR_IO on failure. */
 int scratch_write(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Makes `dst` a hard link to `src` (a cheap copy into a scratch tree; every later write
+ * there goes through scratch_write or a rename, which break the link). ERR_IO when the
+ * file system refuses (the caller copies instead). */
+int scratch_link(const char *src, const char *dst);
 
 #endif

@@ -328,3 +328,13 @@ failed_update_case() { # CASE LOCAL_EDIT UPDATE_ARGS...
   update_case up28 "printf -- '---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-local\n' >>cm.yaml" pkg@v3
   assert_same up28
 }
+
+@test "diff update: map deleted locally that upstream changed (kyaml re-adds the change only)" {
+  update_case up29 "python3 -c \"s=open('deploy.yaml').read(); open('deploy.yaml','w').write(s.replace('  labels:\n    app: web\nspec:', 'spec:'))\"" pkg@v2
+  assert_same up29
+}
+
+@test "diff update: explicit null locally clears the field" {
+  update_case up30 "sed -i 's/^  selector:/  selector: null\n  oldsel:/' deploy.yaml" pkg@v2
+  assert_same up30
+}

@@ -292,10 +292,41 @@ SH
   still_serving
 }
 
+@test "audit: kubectl get all and cluster-info work (Service is stored, in category all)" {
+  run kc get all
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run kc cluster-info
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"Kubernetes control plane is running at $STANDALONE_URL"* ]]
+  svc='apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{port: 80, targetPort: http}], selector: {app: web}}'
+  kc apply -f - <<<"$svc" >/dev/null
+  run kc apply -f - <<<"$svc"
+  [ "$output" = "service/web unchanged" ]
+  run kc get svc web -o jsonpath='{.spec.type} {.spec.ports[0].protocol} {.spec.ports[0].targetPort}'
+  [ "$output" = "ClusterIP TCP http" ]
+  kc patch svc web -p '{"spec":{"ports":[{"port":443}]}}' >/dev/null
+  run kc get svc web -o jsonpath='{.spec.ports[*].port}'
+  [ "$output" = "80 443" ]
+  run kc get all -o name
+  [[ "$output" == *"service/web"* ]]
+  kc delete svc web >/dev/null
+}
+
 @test "audit: plain HTTP to the HTTPS port gets 400 as from kube-apiserver (Go's TLS server)" {
   skip "TRANSPORT BUG (apiserver/http_server.c): plain HTTP on the TLS port closes with an empty reply; kube-apiserver answers 'HTTP/1.0 400 Bad Request' + 'Client sent an HTTP request to an HTTPS server.'"
   hostport=${STANDALONE_URL#https://}
   run curl -sS --max-time 5 -w ' %{http_code}' "http://$hostport/version"
   [[ "$output" == *"Client sent an HTTP request to an HTTPS server."*' 400' ]]
   still_serving
+}
+
+@test "audit: kubectl create service (a protobuf Service body) is accepted" {
+  skip "TRANSPORT GAP (apiserver/protobuf.c): the protobuf decoder knows no v1.Service, so 'kubectl create service clusterip' gets 415 (apply/JSON works)"
+  run kc create service clusterip pb --tcp=81:8080
+  [ "$status" -eq 0 ]
+  run kc get svc pb -o jsonpath='{.spec.ports[0].targetPort}'
+  [ "$output" = "8080" ]
 }

@@ -382,6 +382,13 @@ void registry_crd_validate(const json_t *crd, validate_errors *errs) {
     json_t *v;
     json_array_foreach(versions, i, v) {
       storage += json_is_true(json_object_get(v, "storage"));
+      /* apiextensions.k8s.io/v1 requires a schema on every version */
+      if (!json_is_object(jpath_get(v, "schema.openAPIV3Schema"))) {
+        char *path = str_printf("spec.versions[%zu].schema.openAPIV3Schema", i);
+        validate_errors_add(errs, FIELD_REQUIRED, path ? path : "spec.versions", NULL, "%s",
+                            "schemas are required");
+        free(path);
+      }
     }
     if (storage != 1)
       validate_errors_add(errs, FIELD_INVALID, "spec.versions", NULL,

@@ -315,6 +315,24 @@ spec: {ports: [{port: 80, targetPort: http}], selector: {app: web}}'
   kc delete svc web >/dev/null
 }
 
+@test "audit: a CRD version without a schema is refused as apiextensions/v1 does" {
+  run kc apply -f - <<'YAML'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: bads.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: bads, kind: Bad}
+  versions:
+  - {name: v1, served: true, storage: true}
+YAML
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'spec.versions[0].schema.openAPIV3Schema: Required value: schemas are required'* ]]
+  run kc get crd bads.example.com
+  [ "$status" -ne 0 ]
+}
+
 @test "audit: plain HTTP to the HTTPS port gets 400 as from kube-apiserver (Go's TLS server)" {
   skip "TRANSPORT BUG (apiserver/http_server.c): plain HTTP on the TLS port closes with an empty reply; kube-apiserver answers 'HTTP/1.0 400 Bad Request' + 'Client sent an HTTP request to an HTTPS server.'"
   hostport=${STANDALONE_URL#https://}

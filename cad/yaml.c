@@ -539,6 +539,16 @@ int yml_file_parse(yml_file **out, const char *name, const char *text, size_t le
   if (len >= 2 && (((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE) ||
                    ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF)))
     return error_set(ERR_INVALID, "%s:1:1: only UTF-8 YAML is supported", name ? name : "<input>");
+  if (len > 3) {
+    const char *bom = memmem(text + 1, len - 1, "\xEF\xBB\xBF", 3);
+    if (bom) {
+      size_t line = 1;
+      for (const char *q = text; q < bom; q++)
+        line += *q == '\n';
+      return error_set(ERR_INVALID, "%s:%zu: byte-order mark inside the text", name ? name : "<input>",
+                       line);
+    }
+  }
   yml_file *f = yml_file_new();
   if (!f)
     return ERR_NOMEM;
@@ -940,8 +950,13 @@ static bool equal_depth(const yml_node *a, const yml_node *b, int depth) {
       return false;
     for (size_t i = 0; i < a->n / 2; i++) {
       const yml_node *ka = a->kids[2 * i];
-      if (ka->kind != YML_SCALAR)
-        return false;
+      if (ka->kind != YML_SCALAR) {
+        /* a collection as a key: compare entry by entry at the same place */
+        if (!equal_depth(ka, b->kids[2 * i], depth + 1) ||
+            !equal_depth(a->kids[2 * i + 1], b->kids[2 * i + 1], depth + 1))
+          return false;
+        continue;
+      }
       const yml_node *vb = yml_map_get(b, ka->value);
       if (!vb || !equal_depth(a->kids[2 * i + 1], vb, depth + 1))
         return false;
@@ -1632,7 +1647,7 @@ static void emit_key(emitter *e, const yml_node *k) {
   }
   if (k->len == 0 && k->style == YML_PLAIN && !k->anchor)
     puts_(e, "null"); /* an empty (null) key cannot be written implicitly */
-  else if (k->src && !k->value_set)
+  else if (k->src && !k->value_set && !memchr(k->src->text + k->pstart, '\n', k->end - k->pstart))
     put(e, k->src->text + k->pstart, k->end - k->pstart);
   else
     emit_scalar(e, k, 0, true);

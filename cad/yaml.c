@@ -1763,7 +1763,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
   for (size_t i = 0; i < n->n && !e->rc; i += step) {
     const yml_node *k = map ? n->kids[i] : NULL;
     const yml_node *v = map ? n->kids[i + 1] : n->kids[i];
-    const yml_node *owner_node = map ? k : v;
+    const yml_node *owner_node = n->kids[i]; /* the key of a map entry, or the item */
     long slot = owner_node->slot_owner == n ? owner_node->slot : -1;
     if (slot >= 0 && slot <= last_slot)
       slot = -1; /* moved backwards: treat as new */

@@ -342,7 +342,7 @@ bool discovery_accepts_aggregated(const char *accept) {
 
 /* --- serving --------------------------------------------------------------------------- */
 
-static void respond_doc(api_response *resp, json_t *doc, const char *content_type) {
+void discovery_respond_document(api_response *resp, json_t *doc, const char *content_type) {
   if (!doc) {
     if (error_code() == ERR_NOTFOUND)
       api_respond_status(resp, 404, "NotFound", "the server could not find the requested resource",
@@ -393,21 +393,21 @@ bool discovery_serve(const api_request *req, api_response *resp, const api_resou
   }
   bool aggregated = discovery_accepts_aggregated(req->accept);
   if (nseg == 1 && !strcmp(seg[0], "version")) {
-    respond_doc(resp, discovery_version(), NULL);
+    discovery_respond_document(resp, discovery_version(), NULL);
   } else if (nseg == 1 && !strcmp(seg[0], "api")) {
     if (aggregated)
-      respond_doc(resp, discovery_aggregated(types, count, true),
-                  DISCOVERY_AGGREGATED_CONTENT_TYPE);
+      discovery_respond_document(resp, discovery_aggregated(types, count, true),
+                                 DISCOVERY_AGGREGATED_CONTENT_TYPE);
     else
-      respond_doc(resp, discovery_core_versions(types, count), NULL);
+      discovery_respond_document(resp, discovery_core_versions(types, count), NULL);
   } else if (nseg == 1) {
     if (aggregated)
-      respond_doc(resp, discovery_aggregated(types, count, false),
-                  DISCOVERY_AGGREGATED_CONTENT_TYPE);
+      discovery_respond_document(resp, discovery_aggregated(types, count, false),
+                                 DISCOVERY_AGGREGATED_CONTENT_TYPE);
     else
-      respond_doc(resp, discovery_group_list(types, count), NULL);
+      discovery_respond_document(resp, discovery_group_list(types, count), NULL);
   } else if (nseg == 2 && !strcmp(seg[0], "api")) {
-    respond_doc(resp, discovery_resource_list(types, count, "", seg[1]), NULL);
+    discovery_respond_document(resp, discovery_resource_list(types, count, "", seg[1]), NULL);
   } else if (nseg == 2) {
     json_t *g = api_group(types, count, seg[1]);
     if (g) {
@@ -416,9 +416,9 @@ bool discovery_serve(const api_request *req, api_response *resp, const api_resou
     } else {
       error_set(ERR_NOTFOUND, "not found");
     }
-    respond_doc(resp, g, NULL);
+    discovery_respond_document(resp, g, NULL);
   } else {
-    respond_doc(resp, discovery_resource_list(types, count, seg[1], seg[2]), NULL);
+    discovery_respond_document(resp, discovery_resource_list(types, count, seg[1], seg[2]), NULL);
   }
   return true;
 }

@@ -56,6 +56,11 @@ bool discovery_accepts_aggregated(const char *accept);
  * v1beta1), and names that are not Kubernetes versions last, alphabetically. */
 int discovery_version_compare(const char *a, const char *b);
 
+/* Answers with `doc` (stolen) as 200 JSON, with `content_type` when not NULL; when doc is
+ * NULL, with a Status from the last error: 404 NotFound for ERR_NOTFOUND, 500 otherwise.
+ * Shared by the discovery and OpenAPI endpoints. */
+void discovery_respond_document(api_response *resp, json_t *doc, const char *content_type);
+
 /* If req is a discovery path (/version, /api, /api/v1, /apis, /apis/G, /apis/G/V), fills
  * resp (200 with the document; 404 Status for an unserved group or version; 405 for a
  * method other than GET/HEAD) and returns true; returns false for any other path,

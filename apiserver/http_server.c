@@ -622,8 +622,7 @@ static int parse_query(const char *raw, api_query_param **out, size_t *count) {
 }
 
 static bool is_public_path(const char *path) {
-  return !strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz") ||
-         !strcmp(path, "/version");
+  return !strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz");
 }
 
 static bool authorized(const conn *c) {

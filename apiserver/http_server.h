@@ -9,8 +9,8 @@
  *
  * Rules it enforces before the handler sees anything:
  * - bearer token: without `Authorization: Bearer <token>` (when a token is configured) the
- *   answer is 401 with a Status (reason Unauthorized); /healthz, /livez, /readyz and
- *   /version are public, as with kube-apiserver's anonymous discovery;
+ *   answer is 401 with a Status (reason Unauthorized); only /healthz, /livez and /readyz
+ *   are public (for probes);
  * - bodies above API_MAX_BODY get 413 RequestEntityTooLarge and the connection closes;
  * - bounded headers (64 KiB) and URL (64 KiB): 431 / 414; malformed HTTP: 400 and close;
  * - at most `max_connections` connections; idle keep-alive connections close after

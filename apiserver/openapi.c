@@ -492,15 +492,6 @@ bool openapi_serve(const api_request *req, api_response *resp, const api_resourc
   } else {
     error_set(ERR_NOTFOUND, "not found");
   }
-  if (!doc) {
-    if (error_code() == ERR_NOTFOUND)
-      api_respond_status(resp, 404, "NotFound", "the server could not find the requested resource",
-                         NULL);
-    else
-      api_respond_status(resp, 500, "InternalError", error_message(), NULL);
-    return true;
-  }
-  api_respond_json(resp, 200, doc);
-  json_decref(doc);
+  discovery_respond_document(resp, doc, NULL);
   return true;
 }

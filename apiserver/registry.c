@@ -384,6 +384,7 @@ int registry_open_with(registry **out, const char *data_dir, uv_loop_t *loop,
   if ((rc = store_load(r->store, load_one, r)) || (rc = registry_types_rebuild(r)) ||
       (rc = ensure_default_namespace(r)))
     goto fail;
+  registry_namespace_sweep_schedule(r); /* a namespace may have been terminating at the stop */
   *out = r;
   return 0;
 fail:
@@ -406,6 +407,7 @@ void registry_close(registry *r) {
   if (!r)
     return;
   registry_watchers_end(r, NULL);
+  registry_namespace_sweep_close(r);
   registry_history_free(r);
   registry_types_free(r);
   for (size_t i = 0; i < r->coll_count; i++)

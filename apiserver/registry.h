@@ -31,6 +31,9 @@ typedef struct registry_options {
   size_t watch_history;       /* events kept for watch resumption (default 10000, or
                                  $PORTICO_WATCH_HISTORY when set) */
   unsigned bookmark_interval_ms; /* BOOKMARK period for allowWatchBookmarks (default 10000) */
+  unsigned namespace_sweep_ms;   /* delay before the contents of a terminating namespace are
+                                    deleted, as kube's namespace controller does it after the
+                                    DELETE returns (default 1000) */
 } registry_options;
 
 /* Opens (creating if needed) the store under `data_dir` (the directory must exist or be

@@ -77,6 +77,7 @@ struct registry {
   long long compacted_rv; /* events with rv <= this are gone */
   watcher *watchers;
   size_t watcher_count; /* bounded by REGISTRY_MAX_WATCHERS */
+  uv_timer_t *ns_sweep;  /* sweeps terminating namespaces; heap-owned, closed by registry_close */
 };
 
 #define REGISTRY_MAX_WATCHERS 4096
@@ -85,6 +86,12 @@ struct registry {
 collection *registry_collection(registry *r, const char *resource, bool create);
 entry *collection_find(const collection *c, const char *key, size_t *pos);
 char *registry_now_rfc3339(void);
+
+/* registry_write.c: deletes the contents of every terminating namespace (and the namespace
+ * once empty) `namespace_sweep_ms` from now (a call before it fires pushes it back). */
+void registry_namespace_sweep_schedule(registry *r);
+/* Stops the sweep timer and hands it to uv_close (safe when none was made). */
+void registry_namespace_sweep_close(registry *r);
 
 /* registry_types.c */
 int registry_types_rebuild(registry *r);

@@ -4,6 +4,12 @@
  * and validation, generateName, resourceVersion preconditions, the status subresource,
  * metadata.generation, finalizers and deletionTimestamp, namespace termination and CRD
  * removal. Every answer follows the commit of what it reports.
+ *
+ * Namespace termination is asynchronous as in kube-apiserver: DELETE marks the namespace
+ * Terminating (new content is refused with 403); a one-shot sweep timer
+ * (namespace_sweep_ms later, also armed at open for namespaces left terminating) deletes
+ * its contents and then the namespace, so `kubectl delete -f` of a file holding a
+ * namespace and its objects still finds the objects it deletes after the namespace.
  */
 #include "apiserver/registry_internal.h"
 
@@ -13,6 +19,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/jpath.h"
+#include "base/log.h"
 #include "base/str.h"
 
 #include <ctype.h>
@@ -64,8 +71,11 @@ static void builtin_validate(const type_info *ti, json_t *obj, validate_errors *
     registry_crd_validate(obj, errs);
 }
 
-/* Secret: stringData is merged into data (base64) and dropped, as the API server does. */
+/* Secret: stringData is merged into data (base64) and dropped, and an absent type defaults
+ * to Opaque, as the API server does. */
 static void secret_merge_string_data(json_t *obj) {
+  if (!json_is_string(json_object_get(obj, "type")) || !*jpath_str(obj, "type"))
+    json_object_set_new(obj, "type", json_string("Opaque"));
   json_t *sd = json_object_get(obj, "stringData");
   if (!json_is_object(sd)) {
     json_object_del(obj, "stringData");
@@ -87,8 +97,6 @@ static void secret_merge_string_data(json_t *obj) {
     free(enc);
   }
   json_object_del(obj, "stringData");
-  if (!json_object_get(obj, "type"))
-    json_object_set_new(obj, "type", json_string("Opaque"));
 }
 
 /* Checks apiVersion/kind of the body against the URL (filling them in when absent).
@@ -803,6 +811,54 @@ static int namespace_delete_contents(registry *r, const char *ns) {
   return namespace_maybe_finalize(r, ns);
 }
 
+static void ns_sweep_free(uv_handle_t *h) { free(h); }
+
+static void ns_sweep_fire(uv_timer_t *t) {
+  registry *r = t->data;
+  if (!r)
+    return;
+  collection *c = registry_collection(r, "namespaces", false);
+  size_t n = c ? c->count : 0;
+  char **names = calloc(n + 1, sizeof(char *));
+  size_t k = 0;
+  for (size_t i = 0; names && i < n; i++)
+    if (strstr(c->items[i]->json, "\"deletionTimestamp\""))
+      names[k++] = str_dup(c->items[i]->key);
+  for (size_t i = 0; i < k; i++) {
+    if (names[i] && namespace_delete_contents(r, names[i]))
+      log_error(NULL, "registry: deleting the contents of namespace %s: %s", names[i],
+                error_message());
+    free(names[i]);
+  }
+  free(names);
+}
+
+void registry_namespace_sweep_schedule(registry *r) {
+  if (!r->loop)
+    return;
+  if (!r->ns_sweep) {
+    r->ns_sweep = calloc(1, sizeof(*r->ns_sweep));
+    if (!r->ns_sweep || uv_timer_init(r->loop, r->ns_sweep)) {
+      free(r->ns_sweep);
+      r->ns_sweep = NULL;
+      return;
+    }
+    r->ns_sweep->data = r;
+  }
+  /* (re)starting it means the sweep comes namespace_sweep_ms after the latest deletion */
+  uv_timer_start(r->ns_sweep, ns_sweep_fire,
+                 r->options.namespace_sweep_ms ? r->options.namespace_sweep_ms : 1000, 0);
+}
+
+void registry_namespace_sweep_close(registry *r) {
+  if (!r->ns_sweep)
+    return;
+  uv_timer_stop(r->ns_sweep);
+  r->ns_sweep->data = NULL;
+  uv_close((uv_handle_t *)r->ns_sweep, ns_sweep_free);
+  r->ns_sweep = NULL;
+}
+
 static int check_preconditions(const type_info *ti, const char *name, const json_t *opts,
                                const json_t *obj, api_response *resp) {
   const char *uid = jpath_str(opts, "preconditions.uid");
@@ -908,7 +964,7 @@ int registry_handle_delete(registry *r, const type_info *ti, const char *version
     json_decref(st);
   }
   if (is_ns && !removed)
-    rc = namespace_delete_contents(r, name);
+    registry_namespace_sweep_schedule(r); /* contents go shortly after, as in kube */
   else if (removed && ti->t.namespaced)
     rc = namespace_maybe_finalize(r, ns);
   if (!rc && is_crd)

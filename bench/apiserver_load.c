@@ -3,13 +3,15 @@
  * standalone` with libcurl (keep-alive connections, a multi handle for concurrency) and
  * prints one line of key=value figures per mode:
  *
+ *   apiserver_load URL TOKEN CAFILE setup
+ *       creates the bench.portico.dev/v1 Sample CRD and waits until it is served
  *   apiserver_load URL TOKEN CAFILE create N CONCURRENCY NAMESPACE
- *       creates N ConfigMaps (bench-0..N-1) over CONCURRENCY connections;
+ *       creates N Samples (bench-0..N-1) over CONCURRENCY connections;
  *       prints objects=N seconds=S per_second=R
  *   apiserver_load URL TOKEN CAFILE list RUNS NAMESPACE
- *       lists the namespace's ConfigMaps RUNS times; prints items=N p50_ms=.. min_ms=..
+ *       lists the namespace's Samples RUNS times; prints items=N p50_ms=.. min_ms=..
  *   apiserver_load URL TOKEN CAFILE watch N NAMESPACE
- *       opens a watch on the namespace, then N times: create a ConfigMap and wait for its
+ *       opens a watch on the namespace, then N times: create a Sample and wait for its
  *       ADDED event; the latency runs from issuing the write to the event's arrival.
  *       prints events=N p50_ms=.. p99_ms=.. max_ms=..
  *
@@ -77,14 +79,20 @@ static CURL *make_handle(sink *body) {
   return h;
 }
 
+/* The benchmark's objects: a namespaced custom kind (bench.portico.dev/v1 Sample) with a
+ * small structural schema, so that creates go through schema validation as Portico's own
+ * kinds do, and so that no controller in the process watches them. */
+#define SAMPLES "apis/bench.portico.dev/v1/namespaces/%s/samples"
+
 static void set_create(CURL *h, char *url, size_t url_size, char *payload, size_t payload_size,
                        const char *ns, long i) {
-  snprintf(url, url_size, "%s/api/v1/namespaces/%s/configmaps", base_url, ns);
-  snprintf(payload, payload_size,
-           "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"bench-%ld\","
-           "\"labels\":{\"bench\":\"yes\",\"shard\":\"s%ld\"}},\"data\":{\"index\":\"%ld\","
-           "\"payload\":\"0123456789abcdef0123456789abcdef\"}}",
-           i, i % 16, i);
+  snprintf(url, url_size, "%s/" SAMPLES, base_url, ns);
+  snprintf(
+      payload, payload_size,
+      "{\"apiVersion\":\"bench.portico.dev/v1\",\"kind\":\"Sample\",\"metadata\":{\"name\":"
+      "\"bench-%ld\",\"labels\":{\"bench\":\"yes\",\"shard\":\"s%ld\"}},\"spec\":{\"index\":%ld,"
+      "\"payload\":\"0123456789abcdef0123456789abcdef\"}}",
+      i, i % 16, i);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
 }
@@ -113,6 +121,51 @@ static int ensure_namespace(const char *ns) {
     return 1;
   }
   return 0;
+}
+
+/* Creates the Sample CRD and waits (10 s at most) until its group/version is served. */
+static int run_setup(void) {
+  static const char crd[] =
+      "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+      "\"metadata\":{\"name\":\"samples.bench.portico.dev\"},\"spec\":{\"group\":\"bench.portico."
+      "dev\","
+      "\"scope\":\"Namespaced\",\"names\":{\"kind\":\"Sample\",\"listKind\":\"SampleList\","
+      "\"plural\":\"samples\",\"singular\":\"sample\"},\"versions\":[{\"name\":\"v1\",\"served\":"
+      "true,"
+      "\"storage\":true,\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{"
+      "\"spec\":"
+      "{\"type\":\"object\",\"properties\":{\"index\":{\"type\":\"integer\",\"minimum\":0},"
+      "\"payload\":{\"type\":\"string\",\"maxLength\":64}}}}}}}]}}";
+  sink body = {0};
+  CURL *h = make_handle(&body);
+  char url[512];
+  snprintf(url, sizeof(url), "%s/apis/apiextensions.k8s.io/v1/customresourcedefinitions", base_url);
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, crd);
+  CURLcode rc = curl_easy_perform(h);
+  long code = status_of(h);
+  if (rc != CURLE_OK || (code != 201 && code != 409)) {
+    fprintf(stderr, "create the Sample CRD: curl %d, HTTP %ld: %.300s\n", rc, code,
+            body.data ? body.data : "");
+    return 1;
+  }
+  snprintf(url, sizeof(url), "%s/apis/bench.portico.dev/v1", base_url);
+  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  int ok = 0;
+  for (int i = 0; i < 100 && !ok; i++) {
+    body.len = 0;
+    ok = curl_easy_perform(h) == CURLE_OK && status_of(h) == 200;
+    if (!ok) {
+      struct timespec ts = {0, 100 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  curl_easy_cleanup(h);
+  free(body.data);
+  if (!ok)
+    fprintf(stderr, "the Sample CRD is not served after 10 s\n");
+  return ok ? 0 : 1;
 }
 
 typedef struct slot {
@@ -181,7 +234,7 @@ static int run_list(long runs, const char *ns) {
   sink body = {0};
   CURL *h = make_handle(&body);
   char url[512];
-  snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/configmaps", base_url, ns);
+  snprintf(url, sizeof(url), "%s/" SAMPLES, base_url, ns);
   curl_easy_setopt(h, CURLOPT_URL, url);
   double *t = calloc((size_t)runs, sizeof(*t));
   long items = 0;
@@ -195,7 +248,7 @@ static int run_list(long runs, const char *ns) {
       return 1;
     }
     items = 0;
-    for (const char *p = body.data; (p = strstr(p, "\"kind\":\"ConfigMap\"")); p++)
+    for (const char *p = body.data; (p = strstr(p, "\"kind\":\"Sample\"")); p++)
       items++;
   }
   double min = t[0];
@@ -216,8 +269,7 @@ static int run_watch(long n, const char *ns) {
   sink wbody = {0}, cbody = {0};
   CURL *w = make_handle(&wbody);
   char wurl[512];
-  snprintf(wurl, sizeof(wurl), "%s/api/v1/namespaces/%s/configmaps?watch=true&timeoutSeconds=600",
-           base_url, ns);
+  snprintf(wurl, sizeof(wurl), "%s/" SAMPLES "?watch=true&timeoutSeconds=600", base_url, ns);
   curl_easy_setopt(w, CURLOPT_URL, wurl);
   curl_easy_setopt(w, CURLOPT_TIMEOUT_MS, 0L);
   curl_multi_add_handle(m, w);
@@ -284,10 +336,9 @@ static int run_watch(long n, const char *ns) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 6) {
-    fprintf(
-        stderr,
-        "usage: apiserver_load URL TOKEN CAFILE create N CONC NS | list RUNS NS | watch N NS\n");
+  if (argc < 5) {
+    fprintf(stderr, "usage: apiserver_load URL TOKEN CAFILE setup | create N CONC NS | "
+                    "list RUNS NS | watch N NS\n");
     return 2;
   }
   base_url = argv[1];
@@ -301,9 +352,11 @@ int main(int argc, char **argv) {
   headers = curl_slist_append(headers, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Accept: application/json");
   headers = curl_slist_append(headers, "Expect:");
-  long n = strtol(argv[5], NULL, 10);
+  long n = argc > 5 ? strtol(argv[5], NULL, 10) : 0;
   int rc = 2;
-  if (!strcmp(mode, "create") && argc == 8)
+  if (!strcmp(mode, "setup"))
+    rc = run_setup();
+  else if (!strcmp(mode, "create") && argc == 8)
     rc = run_create(n, strtol(argv[6], NULL, 10), argv[7]);
   else if (!strcmp(mode, "list") && argc == 7)
     rc = run_list(n, argv[6]);

@@ -63,6 +63,7 @@ int cmd_controller_main(int argc, char **argv) {
   o.observer = true;
   o.handle_signals = true;
   o.health_addr = ":8081";
+  o.health_optional = true; /* until --health-addr names one explicitly */
   log_format fmt = LOG_FORMAT_TEXT;
   log_level lvl = LOG_INFO;
   for (int i = 1; i < argc; i++) {
@@ -125,8 +126,10 @@ int cmd_controller_main(int argc, char **argv) {
       o.lease_namespace = val;
     else if (!strcmp(name, "--lease-name"))
       o.lease_name = val;
-    else if (!strcmp(name, "--health-addr"))
+    else if (!strcmp(name, "--health-addr")) {
       o.health_addr = (!strcmp(val, "0") || !*val) ? NULL : val;
+      o.health_optional = false;
+    }
     else if (!strcmp(name, "--workers")) {
       int64_t n;
       bad = str_to_int64(val, 1, MANAGER_MAX_WORKERS, &n);

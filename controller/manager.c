@@ -76,6 +76,7 @@ struct controller_manager {
   pthread_cond_t cond;
   bool running, stop_requested, closing, close_started, start_failed;
   int start_rc;
+  char start_msg[512]; /* the loop thread's error message (errors are per thread) */
   atomic_bool leading, synced, workers_running, regained;
 };
 
@@ -659,10 +660,18 @@ static int loop_setup(controller_manager *m) {
   if (m->health_addr) {
     health_callbacks cb = {ready, collect, m};
     rc = health_server_start(&m->health, &m->loop, m->health_addr, &cb);
-    if (rc)
+    if (rc && !m->opt.health_optional)
       return rc;
-    m->health_port = health_server_port(m->health);
-    log_info(NULL, "health server listening on port %d (/healthz /readyz /metrics)", m->health_port);
+    if (rc) {
+      log_warn(NULL, "no health server: %s (pass --health-addr to choose another address)",
+               error_message());
+      m->health = NULL;
+      rc = 0;
+    } else {
+      m->health_port = health_server_port(m->health);
+      log_info(NULL, "health server listening on port %d (/healthz /readyz /metrics)",
+               m->health_port);
+    }
   }
   for (int i = 0; i < m->ninformers; i++)
     if ((rc = informer_start(m->informers[i])))
@@ -687,6 +696,8 @@ static void *loop_main(void *arg) {
   int rc = loop_setup(m);
   pthread_mutex_lock(&m->mu);
   m->start_rc = rc;
+  if (rc)
+    str_copy(m->start_msg, error_message(), sizeof m->start_msg);
   m->running = true;
   if (rc) {
     m->closing = true;
@@ -723,6 +734,7 @@ int controller_manager_start(controller_manager *m) {
   int rc = m->start_rc;
   pthread_mutex_unlock(&m->mu);
   if (rc) {
+    error_set(rc, "%s", m->start_msg);
     pthread_join(m->loop_thread, NULL);
     m->loop_started = false;
     m->start_failed = true;
@@ -740,7 +752,7 @@ void controller_manager_stop(controller_manager *m) {
 
 int controller_manager_wait(controller_manager *m) {
   if (!m->loop_started)
-    return m->start_failed ? m->start_rc : 0;
+    return m->start_failed ? error_set(m->start_rc, "%s", m->start_msg) : 0;
   pthread_mutex_lock(&m->mu);
   while (!m->stop_requested)
     pthread_cond_wait(&m->cond, &m->mu);

@@ -105,6 +105,7 @@ typedef struct controller_manager_options {
   const char *identity;        /* default: hostname_pid_random */
   uint64_t lease_duration_ms, renew_deadline_ms, retry_period_ms; /* 0: 15 s/10 s/2 s */
   const char *health_addr;     /* NULL: no health server */
+  bool health_optional;        /* a busy health_addr is a warning, not a failure */
   uint64_t resync_ms;          /* informer resync; 0: none */
   unsigned watch_timeout_s;    /* 0: random 5-10 min */
   workqueue_options queue;     /* rate limiter settings (zero: client-go defaults) */

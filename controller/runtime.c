@@ -79,6 +79,7 @@ int controller_runtime_start(controller_runtime **out, const controller_runtime_
   mo.renew_deadline_ms = o->renew_deadline_ms;
   mo.retry_period_ms = o->retry_period_ms;
   mo.health_addr = o->health_addr;
+  mo.health_optional = o->health_optional;
   mo.handle_signals = o->handle_signals;
   rc = controller_manager_new(&r->manager, &mo);
   if (rc) {

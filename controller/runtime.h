@@ -28,6 +28,7 @@ typedef struct controller_runtime_options {
   const char *lease_name;      /* NULL: "portico-controller" */
   uint64_t lease_duration_ms, renew_deadline_ms, retry_period_ms; /* 0: 15 s / 10 s / 2 s */
   const char *health_addr;     /* NULL: none */
+  bool health_optional;        /* the default address: busy is a warning, not a failure */
   int workers;                 /* 0: 2 */
   bool observer;               /* run the built-in observer controller */
   bool observer_quiet;         /* its per-object lines at debug level (embedded use) */

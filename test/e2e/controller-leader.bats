@@ -52,10 +52,11 @@ holder() {
 
 @test "controller leader election: graceful stop releases the lease" {
   start_fault
-  start_ctl a "${LEASE_FLAGS[@]}" --lease-duration 10s --renew-deadline 5s --health-addr 0
+  # both on the default health address: the second finds it busy and runs without one
+  start_ctl a "${LEASE_FLAGS[@]}" --lease-duration 10s --renew-deadline 5s
   A=$CTL_PID
   wait_for 15 grep -q 'acquired lease' "$W/a.log"
-  start_ctl b "${LEASE_FLAGS[@]}" --lease-duration 10s --renew-deadline 5s --health-addr 0
+  start_ctl b "${LEASE_FLAGS[@]}" --lease-duration 10s --renew-deadline 5s
   wait_for 15 grep -q 'caches synced' "$W/b.log"
   kill -TERM "$A"
   wait "$A"
@@ -123,4 +124,14 @@ PY
   # the intruder does not renew: A takes the Lease back and reconciles everything again
   wait_for 10 count_ge "$W/a.log" 'acquired lease' 2
   wait_for 10 converged "$W/a.log"
+}
+
+@test "controller: an explicit --health-addr that is busy is an error" {
+  start_fault
+  python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$W/busy" &
+  PIDS+=($!)
+  wait_for 5 test -s "$W/busy"
+  run "$PORTICO_BIN" controller --kubeconfig "$W/kc" --health-addr "127.0.0.1:$(cat "$W/busy")"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"cannot listen"* ]]
 }

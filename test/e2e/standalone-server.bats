@@ -48,6 +48,10 @@ teardown_file() {
   [ "${lines[-1]}" = 401 ]
   run standalone_curl -w '\n%{http_code}' -H "Authorization: Basic dTpw" /apis
   [ "${lines[-1]}" = 401 ]
+  run standalone_curl -o /dev/null -w '%{http_code}' /version
+  [ "$output" = 401 ]
+  run standalone_curl -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $STANDALONE_TOKEN" /version
+  [ "$output" = 200 ]
 }
 
 @test "a body over 3 MiB gets 413 RequestEntityTooLarge and the server keeps serving" {

@@ -419,7 +419,8 @@ END_TEST
 
 START_TEST(test_namespace_lifecycle) {
   fixture f;
-  fixture_open(&f, NULL);
+  registry_options opts = {.namespace_sweep_ms = 1};
+  fixture_open(&f, &opts);
   reply r = fixture_req(&f, "GET", "/api/v1/namespaces/default", NULL, NULL);
   ck_assert_int_eq(r.status, 200);
   ck_assert_str_eq(reply_str(&r, "status.phase"), "Active");
@@ -436,6 +437,10 @@ START_TEST(test_namespace_lifecycle) {
   ck_assert_int_eq(r.status, 200);
   ck_assert_str_eq(reply_str(&r, "status.phase"), "Terminating");
   reply_free(&r);
+  /* contents stay until the sweep runs (kubectl delete -f can still delete them) */
+  EXPECT_STATUS(&f, 200, "GET", "/api/v1/namespaces/team/configmaps/a", NULL, NULL);
+  EXPECT_STATUS(&f, 403, "POST", "/api/v1/namespaces/team/configmaps", NULL, CM("early", ""));
+  uv_run(&f.loop, UV_RUN_DEFAULT);
   EXPECT_STATUS(&f, 404, "GET", "/api/v1/namespaces/team/configmaps/a", NULL, NULL);
   EXPECT_STATUS(&f, 403, "POST", "/api/v1/namespaces/team/configmaps", NULL, CM("new", ""));
   EXPECT_STATUS(&f, 200, "GET", "/api/v1/namespaces/team", NULL, NULL);

@@ -398,6 +398,28 @@ static char *dup_opt(const unsigned char *s) {
   return s ? str_dup((const char *)s) : NULL;
 }
 
+/* Keeps a node's span, and its children's, at or before `limit`. */
+static void clamp_spans(yml_node *n, size_t limit, int depth) {
+  if (depth > YML_MAX_DEPTH + 1)
+    return;
+  if (n->end > limit)
+    n->end = limit;
+  if (n->pstart > n->end)
+    n->pstart = n->end;
+  if (n->cstart > n->end)
+    n->cstart = n->end;
+  for (size_t i = 0; i < n->nslots; i++) {
+    if (n->slots[i].vend > limit)
+      n->slots[i].vend = limit;
+    if (n->slots[i].vstart > n->slots[i].vend)
+      n->slots[i].vstart = n->slots[i].vend;
+    if (n->slots[i].kstart > n->slots[i].vstart)
+      n->slots[i].kstart = n->slots[i].vstart;
+  }
+  for (size_t i = 0; i < n->n; i++)
+    clamp_spans(n->kids[i], limit, depth + 1);
+}
+
 static int handle_event(parse_ctx *c, yaml_event_t *e) {
   yml_file *f = c->f;
   size_t s = to_byte(c, e->start_mark.index);
@@ -496,6 +518,18 @@ static int handle_event(parse_ctx *c, yaml_event_t *e) {
     }
     return 0;
   }
+  case YAML_DOCUMENT_END_EVENT:
+    /* an empty value at the very end of a document is placed by libyaml where the next
+     * token is, which can be past this document: keep every span inside it */
+    if (f->ndocs && f->docs[f->ndocs - 1].root) {
+      yml_doc *d = &f->docs[f->ndocs - 1];
+      clamp_spans(d->root, trim_end(c->text, 0, s), 0);
+      if (d->root_end > d->root->end)
+        d->root_end = d->root->end;
+      if (d->root_pstart > d->root_end)
+        d->root_pstart = d->root_end;
+    }
+    return 0;
   default:
     return 0;
   }
@@ -539,6 +573,29 @@ int yml_file_parse(yml_file **out, const char *name, const char *text, size_t le
   if (len >= 2 && (((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE) ||
                    ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF)))
     return error_set(ERR_INVALID, "%s:1:1: only UTF-8 YAML is supported", name ? name : "<input>");
+  /* line breaks other than \n and \r\n (a bare \r, NEL, LS, PS) are YAML 1.1 line
+   * breaks to libyaml but not to the text layer here: refused */
+  for (size_t i = 0, line = 1; i < len; i++) {
+    unsigned char ch = (unsigned char)text[i];
+    bool odd = (ch == '\r' && (i + 1 >= len || text[i + 1] != '\n')) ||
+               (ch == 0xC2 && i + 1 < len && (unsigned char)text[i + 1] == 0x85) ||
+               (ch == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
+                ((unsigned char)text[i + 2] == 0xA8 || (unsigned char)text[i + 2] == 0xA9));
+    if (odd)
+      return error_set(ERR_INVALID, "%s:%zu: unsupported line break (only \\n and \\r\\n)",
+                       name ? name : "<input>", line);
+    line += ch == '\n';
+  }
+  if (len > 3) {
+    const char *bom = memmem(text + 1, len - 1, "\xEF\xBB\xBF", 3);
+    if (bom) {
+      size_t line = 1;
+      for (const char *q = text; q < bom; q++)
+        line += *q == '\n';
+      return error_set(ERR_INVALID, "%s:%zu: byte-order mark inside the text", name ? name : "<input>",
+                       line);
+    }
+  }
   yml_file *f = yml_file_new();
   if (!f)
     return ERR_NOMEM;
@@ -940,8 +997,13 @@ static bool equal_depth(const yml_node *a, const yml_node *b, int depth) {
       return false;
     for (size_t i = 0; i < a->n / 2; i++) {
       const yml_node *ka = a->kids[2 * i];
-      if (ka->kind != YML_SCALAR)
-        return false;
+      if (ka->kind != YML_SCALAR) {
+        /* a collection as a key: compare entry by entry at the same place */
+        if (!equal_depth(ka, b->kids[2 * i], depth + 1) ||
+            !equal_depth(a->kids[2 * i + 1], b->kids[2 * i + 1], depth + 1))
+          return false;
+        continue;
+      }
       const yml_node *vb = yml_map_get(b, ka->value);
       if (!vb || !equal_depth(a->kids[2 * i + 1], vb, depth + 1))
         return false;
@@ -1632,7 +1694,7 @@ static void emit_key(emitter *e, const yml_node *k) {
   }
   if (k->len == 0 && k->style == YML_PLAIN && !k->anchor)
     puts_(e, "null"); /* an empty (null) key cannot be written implicitly */
-  else if (k->src && !k->value_set)
+  else if (k->src && !k->value_set && !memchr(k->src->text + k->pstart, '\n', k->end - k->pstart))
     put(e, k->src->text + k->pstart, k->end - k->pstart);
   else
     emit_scalar(e, k, 0, true);
@@ -1748,7 +1810,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
   for (size_t i = 0; i < n->n && !e->rc; i += step) {
     const yml_node *k = map ? n->kids[i] : NULL;
     const yml_node *v = map ? n->kids[i + 1] : n->kids[i];
-    const yml_node *owner_node = map ? k : v;
+    const yml_node *owner_node = n->kids[i]; /* the key of a map entry, or the item */
     long slot = owner_node->slot_owner == n ? owner_node->slot : -1;
     if (slot >= 0 && slot <= last_slot)
       slot = -1; /* moved backwards: treat as new */
@@ -2003,6 +2065,8 @@ int yml_file_write(const yml_file *f, buf *out) {
     const yml_doc *d = &f->docs[i];
     if (d->orig >= 0 && s) {
       size_t rs = f->regions[d->orig], re = f->regions[d->orig + 1];
+      if (wrote && out->len && out->data[out->len - 1] != '\n' && re > rs && s->text[rs] == '-')
+        put(&e, "\n", 1); /* a rewritten document before this one's "---" */
       if (f->changed) {
         bool has_marker = re - rs >= 3 && !strncmp(s->text + rs, "---", 3);
         if (wrote && !has_marker && d->orig == 0) {
@@ -2016,8 +2080,8 @@ int yml_file_write(const yml_file *f, buf *out) {
           rs = nl < re ? nl + 1 : re; /* the first document needs no separator */
         }
       }
-      if (!d->root) {
-        put(&e, s->text + rs, re - rs);
+      if (!d->root || d->root_pstart < rs || d->root_end > re || d->root_pstart > d->root_end) {
+        put(&e, s->text + rs, re - rs); /* (spans are kept inside their region at parse) */
       } else {
         put(&e, s->text + rs, d->root_pstart - rs);
         emit(&e, d->root, column_of(s, d->root_pstart) + (d->root->src == s ? 0 : 0), 2, false);

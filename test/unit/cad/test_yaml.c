@@ -66,6 +66,12 @@ START_TEST(parse_errors_name_file_and_line) {
   ck_assert_msg(strstr(error_message(), "d.yaml:3:1: duplicate key \"a\""), "%s", error_message());
   const char *alias = "a: *nope\n";
   ck_assert_int_eq(yml_file_parse(&f, "x", alias, strlen(alias)), ERR_INVALID);
+  const char *utf16 = "\xFF\xFE" "a\0:\0";
+  ck_assert_int_eq(yml_file_parse(&f, "u", utf16, 6), ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(error_message(), "only UTF-8"));
+  const char *stray = "a: 1\nb: \xEF\xBB\xBF" "x\n";
+  ck_assert_int_eq(yml_file_parse(&f, "s", stray, strlen(stray)), ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(error_message(), "s:2: byte-order mark"));
 }
 END_TEST
 

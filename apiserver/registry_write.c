@@ -213,6 +213,35 @@ static int prepare_object(const type_info *ti, json_t *obj, const api_request *r
     schema_result_free(&res);
     return 1;
   }
+  if (ti->builtin) {
+    /* a built-in kind is decoded into Go structs: a wrong JSON type is a 400 decoding
+     * error there, not a 422 (CRD objects are validated, hence 422) */
+    for (size_t i = 0; i < res.errors.count; i++) {
+      field_error *fe = &res.errors.items[i];
+      if (fe->type != FIELD_TYPE_INVALID)
+        continue;
+      const char *have = fe->value && strstr(fe->value, "integer")  ? "number"
+                         : fe->value && strstr(fe->value, "number")   ? "number"
+                         : fe->value && strstr(fe->value, "boolean")  ? "bool"
+                         : fe->value && strstr(fe->value, "array")    ? "array"
+                         : fe->value && strstr(fe->value, "object")   ? "object"
+                                                                       : "string";
+      const char *want = strstr(fe->detail, "of type ");
+      want = !want                                ? "string"
+             : !strncmp(want + 8, "boolean", 7)   ? "bool"
+             : !strncmp(want + 8, "integer", 7)   ? "int32"
+             : !strncmp(want + 8, "string", 6)    ? "string"
+                                                  : "struct";
+      char *msg = str_printf("%s in version \"%s\" cannot be handled as a %s: json: cannot "
+                             "unmarshal %s into Go struct field %s.%s of type %s",
+                             ti->t.kind, ti->t.version, ti->t.kind, have, ti->t.kind, fe->field,
+                             want);
+      registry_respond_text_status(resp, 400, "BadRequest", msg);
+      free(msg);
+      schema_result_free(&res);
+      return 1;
+    }
+  }
   if (res.unknown_count && fv == FV_WARN)
     for (size_t i = 0; i < res.unknown_count; i++)
       buf_printf(&resp->warnings, "unknown field \"%s\"\n", res.unknown[i]);

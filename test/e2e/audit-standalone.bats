@@ -231,6 +231,9 @@ SH
   [[ "$output" == *'field label not supported: spec.x'*' 400' ]]
   run api POST $CMS -H 'Content-Type: application/json' -d '{"metadata":{"name":"Bad_Name"}}'
   [[ "$output" == *'"reason":"Invalid"'*'"field":"metadata.name"'*' 422' ]]
+  # a wrong JSON type in a built-in kind is a decoding error (400), as kube's Go structs give
+  run api POST $CMS -H 'Content-Type: application/json' -d '{"metadata":{"name":"t"},"data":{"k":5}}'
+  [[ "$output" == *'cannot be handled as a ConfigMap: json: cannot unmarshal number'*'"reason":"BadRequest"'*' 400' ]]
   run api POST $CMS -H 'Content-Type: text/plain' -d 'x'
   [[ "$output" == *'"reason":"UnsupportedMediaType"'*' 415' ]]
   run api POST $CMS -H 'Content-Type: application/json' -d '{"metadata":{"generateName":"gen-"}}'

@@ -65,6 +65,7 @@ struct conn {
   api_stream *stream;
   buf pending_in;
   bool closed, close_after_write;
+  bool tls_started; /* the first bytes were seen (and were a TLS handshake) */
   bool resume_pending; /* pending_in waits for the server's resume callback */
   size_t write_queued;
   uint64_t last_activity;
@@ -819,6 +820,19 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b) {
   if (!c->ssl) {
     conn_feed(c, b->base, (size_t)nread);
     return;
+  }
+  if (!c->tls_started) {
+    /* A TLS connection opens with a handshake record (type 22). Anything else is most likely
+     * plain HTTP sent to the HTTPS port: answer it as Go's net/http (kube-apiserver) does. */
+    c->tls_started = true;
+    if ((unsigned char)b->base[0] != 0x16) {
+      static const char reply[] = "HTTP/1.0 400 Bad Request\r\n\r\n"
+                                  "Client sent an HTTP request to an HTTPS server.\n";
+      uv_buf_t out = uv_buf_init((char *)reply, sizeof(reply) - 1);
+      uv_try_write((uv_stream_t *)&c->tcp, &out, 1);
+      conn_close(c);
+      return;
+    }
   }
   if (BIO_write(c->rbio, b->base, (int)nread) != (int)nread) {
     conn_close(c);

@@ -67,8 +67,10 @@ teardown_file() {
 
 @test "malformed HTTP, plaintext on the TLS port and broken handshakes do not stop it" {
   port=${STANDALONE_URL##*:}
-  # plaintext HTTP on the TLS port
-  run curl -sS --max-time 5 "http://127.0.0.1:$port/healthz"
+  # plaintext HTTP on the TLS port gets Go's (kube-apiserver's) plain 400
+  run curl -sS -i --max-time 5 "http://127.0.0.1:$port/healthz"
+  [[ "$output" == *"HTTP/1.0 400 Bad Request"* ]] || { echo "$output"; false; }
+  [[ "$output" == *"Client sent an HTTP request to an HTTPS server."* ]]
   # garbage instead of a ClientHello
   head -c 4096 /dev/urandom | timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$port" || true
   # a valid TLS session carrying garbage instead of HTTP

@@ -337,7 +337,6 @@ YAML
 }
 
 @test "audit: plain HTTP to the HTTPS port gets 400 as from kube-apiserver (Go's TLS server)" {
-  skip "TRANSPORT BUG (apiserver/http_server.c): plain HTTP on the TLS port closes with an empty reply; kube-apiserver answers 'HTTP/1.0 400 Bad Request' + 'Client sent an HTTP request to an HTTPS server.'"
   hostport=${STANDALONE_URL#https://}
   run curl -sS --max-time 5 -w ' %{http_code}' "http://$hostport/version"
   [[ "$output" == *"Client sent an HTTP request to an HTTPS server."*' 400' ]]

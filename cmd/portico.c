@@ -3,6 +3,7 @@
  */
 #include "cmd/commands.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,8 +52,18 @@ int main(int argc, char **argv) {
       return cmd_fn_io_main(argc - 2, argv + 2);
     if (!strcmp(sub, "eval") || !strcmp(sub, "render") || !strcmp(sub, "run"))
       return cmd_fn_run_main(argc - 2, argv + 2);
-    fprintf(stderr, "portico fn: unknown subcommand '%s' (want source, sink, eval, render or run)\n", sub);
-    return 2;
+    bool help = !strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help");
+    if (!help)
+      fprintf(stderr, "portico fn: unknown subcommand '%s'\n", sub);
+    fprintf(help ? stdout : stderr,
+            "Usage: portico fn source|sink|eval|render|run [ARGS]\n"
+            "  source [DIR]       write the package's resources as a ResourceList (kpt fn source)\n"
+            "  sink DIR           write a ResourceList from stdin into DIR (kpt fn sink)\n"
+            "  eval DIR ...       run one function on a package (kpt fn eval)\n"
+            "  render [DIR] ...   run the Kptfile pipelines of a package (kpt fn render)\n"
+            "  run NAME           run a built-in as a KRM function (ResourceList on stdin)\n"
+            "Run 'portico fn eval --help' for the function and sandbox flags.\n");
+    return help ? 0 : 2;
   }
   fprintf(stderr, "portico: unknown command '%s'\n", cmd);
   usage(stderr);

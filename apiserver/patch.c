@@ -260,6 +260,8 @@ static const char *list_merge_key(const char *path) {
     return "";
   if (!strcmp(path, "metadata.ownerReferences"))
     return "uid";
+  if (!strcmp(path, "spec.ports")) /* Service */
+    return "port";
   if (str_has_suffix(path, "conditions"))
     return "type";
   return NULL;

@@ -53,6 +53,19 @@ static const char events_v1_schema[] =
     ANYOBJ ",\"related\":" ANYOBJ ",\"note\":" STR ",\"type\":" STR
     ",\"deprecatedSource\":" ANYOBJ ",\"deprecatedFirstTimestamp\":" STR
     ",\"deprecatedLastTimestamp\":" STR ",\"deprecatedCount\":" INT "}}";
+/* Service is stored only (no IP allocation, no endpoints): it is there so that the "all"
+ * category exists (`kubectl get all`) and `kubectl cluster-info` finds no cluster services,
+ * as on a real cluster. */
+static const char service_schema[] =
+    "{\"type\":\"object\",\"properties\":{" META ",\"spec\":{\"type\":\"object\","
+    "\"x-kubernetes-preserve-unknown-fields\":true,\"properties\":{\"type\":" STR
+    ",\"clusterIP\":" STR ",\"sessionAffinity\":" STR ",\"selector\":{\"type\":\"object\","
+    "\"additionalProperties\":" STR "},\"ports\":{\"type\":\"array\","
+    "\"x-kubernetes-list-type\":\"map\",\"x-kubernetes-list-map-keys\":[\"port\",\"protocol\"],"
+    "\"x-kubernetes-patch-merge-key\":\"port\",\"x-kubernetes-patch-strategy\":\"merge\","
+    "\"items\":{\"type\":\"object\",\"properties\":{\"name\":" STR ",\"protocol\":" STR
+    ",\"port\":" INT ",\"nodePort\":" INT ",\"appProtocol\":" STR ",\"targetPort\":"
+    "{\"x-kubernetes-int-or-string\":true}}}}}},\"status\":" ANYOBJ "}}";
 static const char crd_schema[] =
     "{\"type\":\"object\",\"properties\":{" META ",\"spec\":" ANYOBJ ",\"status\":" ANYOBJ "}}";
 
@@ -61,6 +74,7 @@ typedef struct builtin {
   bool namespaced, has_status;
   const char *short_names; /* comma-separated */
   const char *schema;
+  const char *categories; /* comma-separated */
 } builtin;
 
 static const builtin builtins[] = {
@@ -68,6 +82,7 @@ static const builtin builtins[] = {
     {"", "v1", "ConfigMap", "configmaps", "configmap", true, false, "cm", configmap_schema},
     {"", "v1", "Secret", "secrets", "secret", true, false, NULL, secret_schema},
     {"", "v1", "Event", "events", "event", true, false, "ev", event_schema},
+    {"", "v1", "Service", "services", "service", true, true, "svc", service_schema, "all"},
     {"coordination.k8s.io", "v1", "Lease", "leases", "lease", true, false, NULL, lease_schema},
     {"events.k8s.io", "v1", "Event", "events", "event", true, false, NULL, events_v1_schema},
     {"apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
@@ -227,6 +242,7 @@ int registry_types_rebuild(registry *r) {
     ti->t.has_status = b->has_status;
     ti->t.storage_version = true;
     ti->t.short_names = split_names(b->short_names);
+    ti->t.categories = split_names(b->categories);
     ti->t.schema = json_loads(b->schema, 0, NULL);
     ti->resource = resource_name(b->plural, b->group);
     ti->storage_version = str_dup(b->version);
@@ -366,6 +382,13 @@ void registry_crd_validate(const json_t *crd, validate_errors *errs) {
     json_t *v;
     json_array_foreach(versions, i, v) {
       storage += json_is_true(json_object_get(v, "storage"));
+      /* apiextensions.k8s.io/v1 requires a schema on every version */
+      if (!json_is_object(jpath_get(v, "schema.openAPIV3Schema"))) {
+        char *path = str_printf("spec.versions[%zu].schema.openAPIV3Schema", i);
+        validate_errors_add(errs, FIELD_REQUIRED, path ? path : "spec.versions", NULL, "%s",
+                            "schemas are required");
+        free(path);
+      }
     }
     if (storage != 1)
       validate_errors_add(errs, FIELD_INVALID, "spec.versions", NULL,

@@ -99,6 +99,31 @@ static void secret_merge_string_data(json_t *obj) {
   json_object_del(obj, "stringData");
 }
 
+/* Service: the defaults kube-apiserver fills in that need no allocator (type, session
+ * affinity, port protocol and targetPort). Cluster IPs are not allocated. */
+static void service_set_defaults(json_t *obj) {
+  json_t *spec = json_object_get(obj, "spec");
+  if (!json_is_object(spec)) {
+    spec = json_object();
+    json_object_set_new(obj, "spec", spec);
+  }
+  if (!json_is_string(json_object_get(spec, "type")))
+    json_object_set_new(spec, "type", json_string("ClusterIP"));
+  if (!json_is_string(json_object_get(spec, "sessionAffinity")))
+    json_object_set_new(spec, "sessionAffinity", json_string("None"));
+  size_t i;
+  json_t *port;
+  json_array_foreach(json_object_get(spec, "ports"), i, port) {
+    if (!json_is_object(port))
+      continue;
+    if (!json_object_get(port, "protocol"))
+      json_object_set_new(port, "protocol", json_string("TCP"));
+    json_t *p = json_object_get(port, "port");
+    if (!json_object_get(port, "targetPort") && json_is_integer(p))
+      json_object_set(port, "targetPort", p);
+  }
+}
+
 /* Checks apiVersion/kind of the body against the URL (filling them in when absent).
  * Returns 0 or writes a 400 and returns 1. */
 static int check_type_meta(const type_info *ti, const char *version, json_t *obj,
@@ -334,6 +359,8 @@ static int create_object(registry *r, const type_info *ti, const char *version, 
   }
   if (ti->builtin && !strcmp(ti->t.kind, "Secret"))
     secret_merge_string_data(obj);
+  if (ti->builtin && !strcmp(ti->t.kind, "Service"))
+    service_set_defaults(obj);
   if (ti->builtin && !strcmp(ti->t.kind, "CustomResourceDefinition"))
     registry_crd_set_status(obj, NULL);
   if (registry_dry_run(req)) {
@@ -461,6 +488,8 @@ static int apply_update(registry *r, const type_info *ti, const char *version, c
   }
   if (ti->builtin && !strcmp(ti->t.kind, "Secret"))
     secret_merge_string_data(obj);
+  if (ti->builtin && !strcmp(ti->t.kind, "Service"))
+    service_set_defaults(obj);
   if (ti->builtin && json_is_true(json_object_get(old, "immutable"))) {
     const char *fields[] = {"data", "binaryData", "immutable"};
     for (size_t i = 0; i < 3; i++)

@@ -1687,7 +1687,11 @@ static bool is_block_collection(const yml_node *n, bool flow) {
   return !flow && (n->kind == YML_MAP || n->kind == YML_SEQ) && n->style != YML_FLOW && n->n > 0;
 }
 
-static void emit_key(emitter *e, const yml_node *k) {
+static void emit_key(emitter *e, const yml_node *k, bool flow) {
+  if (flow && k->kind == YML_SCALAR && k->style == YML_PLAIN && k->value && strpbrk(k->value, ",[]{}")) {
+    emit_scalar(e, k, 0, true); /* flow indicators cannot stay plain inside {...} */
+    return;
+  }
   if (k->kind != YML_SCALAR) {
     emit(e, k, 0, 0, true); /* a collection as a key: flow style on one line */
     return;
@@ -1702,7 +1706,7 @@ static void emit_key(emitter *e, const yml_node *k) {
 
 /* One map entry rendered fresh, at column `col`. */
 static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, int col, bool flow) {
-  emit_key(e, k);
+  emit_key(e, k, flow);
   put(e, ":", 1);
   bool has_comment = k->comment_set ? k->line_comment != NULL : false;
   char *orig_comment = NULL;
@@ -1766,7 +1770,7 @@ static void emit_fresh_collection(emitter *e, const yml_node *n, int col, bool f
       if (i)
         put(e, ", ", 2);
       if (map) {
-        emit_key(e, n->kids[i]);
+        emit_key(e, n->kids[i], true);
         put(e, ": ", 2);
         emit(e, n->kids[i + 1], col, col, true);
       } else {

@@ -932,6 +932,42 @@ static int cmp_depth(const void *a, const void *b) {
 }
 
 /* Text diff of two trees (any difference at all)? */
+/* Lists every file below `root` (relative paths, ".git" skipped, symbolic links listed as
+ * files, never followed) into `files`, and every directory into `dirs` when it is not NULL. */
+static int list_tree(const char *root, name_set *files, name_set *dirs) {
+  name_set stack = {0};
+  int rc = name_set_add(&stack, "");
+  while (!rc && stack.n) {
+    char *rel = stack.v[--stack.n];
+    char *dir = rel[0] ? fs_join(root, rel) : str_dup(root);
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *de;
+    while (d && !rc && (de = readdir(d)) != NULL) {
+      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git"))
+        continue;
+      char *r = rel[0] ? str_printf("%s/%s", rel, de->d_name) : str_dup(de->d_name);
+      char *full = fs_join(dir, de->d_name);
+      struct stat st;
+      if (!r || !full)
+        rc = ERR_NOMEM;
+      else if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = name_set_add(&stack, r);
+        if (!rc && dirs)
+          rc = name_set_add(dirs, r);
+      } else
+        rc = name_set_add(files, r);
+      free(r);
+      free(full);
+    }
+    if (d)
+      closedir(d);
+    free(dir);
+    free(rel);
+  }
+  name_set_free(&stack);
+  return rc;
+}
+
 static int trees_differ(const char *a, const char *b, bool *differ);
 
 static int merge_one(const char *l, const char *o, const char *u, merge_report *rep) {
@@ -990,42 +1026,9 @@ static int trees_differ(const char *a, const char *b, bool *differ) {
   name_set fa = {0}, fb = {0};
   *differ = false;
   /* every file, KRM or not */
-  int rc = 0;
-  const char *roots[2] = {a, b};
-  name_set *sets[2] = {&fa, &fb};
-  for (int k = 0; k < 2 && !rc; k++) {
-    /* list all files recursively */
-    name_set dirs = {0};
-    name_set stack = {0};
-    rc = name_set_add(&stack, "");
-    while (!rc && stack.n) {
-      char *rel = stack.v[--stack.n];
-      char *dir = rel[0] ? fs_join(roots[k], rel) : str_dup(roots[k]);
-      DIR *d = dir ? opendir(dir) : NULL;
-      struct dirent *de;
-      while (d && !rc && (de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git"))
-          continue;
-        char *r = rel[0] ? str_printf("%s/%s", rel, de->d_name) : str_dup(de->d_name);
-        char *full = fs_join(dir, de->d_name);
-        struct stat st;
-        if (!r || !full)
-          rc = ERR_NOMEM;
-        else if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
-          rc = name_set_add(&stack, r);
-        else
-          rc = name_set_add(sets[k], r);
-        free(r);
-        free(full);
-      }
-      if (d)
-        closedir(d);
-      free(dir);
-      free(rel);
-    }
-    name_set_free(&stack);
-    name_set_free(&dirs);
-  }
+  int rc = list_tree(a, &fa, NULL);
+  if (!rc)
+    rc = list_tree(b, &fb, NULL);
   if (!rc && fa.n != fb.n)
     *differ = true;
   for (size_t i = 0; !rc && !*differ && i < fa.n; i++) {
@@ -1052,41 +1055,9 @@ static int local_changes(const char *ldir, const char *odir, name_set *changed) 
   name_set lf = {0}, of = {0}, ld = {0}, od = {0};
   int rc = 0;
   /* compare every file of both trees */
-  const char *roots[2] = {ldir, odir};
-  name_set *sets[2] = {&lf, &of};
-  name_set *dsets[2] = {&ld, &od};
-  for (int k = 0; k < 2 && !rc; k++) {
-    name_set stack = {0};
-    rc = name_set_add(&stack, "");
-    while (!rc && stack.n) {
-      char *rel = stack.v[--stack.n];
-      char *dir = rel[0] ? fs_join(roots[k], rel) : str_dup(roots[k]);
-      DIR *d = dir ? opendir(dir) : NULL;
-      struct dirent *de;
-      while (d && !rc && (de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git"))
-          continue;
-        char *r = rel[0] ? str_printf("%s/%s", rel, de->d_name) : str_dup(de->d_name);
-        char *full = fs_join(dir, de->d_name);
-        struct stat st;
-        if (!r || !full)
-          rc = ERR_NOMEM;
-        else if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-          rc = name_set_add(&stack, r);
-          if (!rc)
-            rc = name_set_add(dsets[k], r);
-        } else
-          rc = name_set_add(sets[k], r);
-        free(r);
-        free(full);
-      }
-      if (d)
-        closedir(d);
-      free(dir);
-      free(rel);
-    }
-    name_set_free(&stack);
-  }
+  rc = list_tree(ldir, &lf, &ld);
+  if (!rc)
+    rc = list_tree(odir, &of, &od);
   for (size_t i = 0; !rc && i < lf.n; i++) {
     const char *f = lf.v[i];
     if (!strcmp(f, KPTFILE_NAME)) {

@@ -109,12 +109,20 @@ holder() {
   python3 - "$FPORT" "$now" <<'PY'
 import http.client, json, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
-c.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/e2e-lease")
-lease = json.loads(c.getresponse().read())
-lease["spec"].update(holderIdentity="intruder", renewTime=sys.argv[2], leaseDurationSeconds=3)
-c.request("PUT", "/apis/coordination.k8s.io/v1/namespaces/default/leases/e2e-lease", json.dumps(lease),
-          {"Content-Type": "application/json"})
-assert c.getresponse().status == 200
+# the leader renews concurrently: a 409 on the PUT means our read was stale, read again
+for attempt in range(20):
+    c.request("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/e2e-lease")
+    lease = json.loads(c.getresponse().read())
+    lease["spec"].update(holderIdentity="intruder", renewTime=sys.argv[2], leaseDurationSeconds=3)
+    c.request("PUT", "/apis/coordination.k8s.io/v1/namespaces/default/leases/e2e-lease", json.dumps(lease),
+              {"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    if r.status == 200:
+        break
+    assert r.status == 409, r.status
+else:
+    raise AssertionError("the Lease could not be taken in 20 attempts")
 PY
   wait_for 5 grep -q 'lost lease default/e2e-lease (held by another replica)' "$W/a.log"
   cm_patch default t1 while-not-leader

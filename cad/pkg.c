@@ -717,9 +717,14 @@ static bool is_krm_name(const char *name) {
   return str_has_suffix(name, ".yaml") || str_has_suffix(name, ".yml") || !strcmp(name, KPTFILE_NAME);
 }
 
-/* Lists the non-KRM files (and directories) of a package, not descending into
- * subpackages. */
-static int list_other_files(const char *root, const char *rel, name_set *files, name_set *dirs, int depth) {
+/* A visitor of walk_tree: `rel` is the entry's path relative to the root, `full` its path
+ * on disk. Returns a negative code to stop with that error, WALK_SKIP to not descend into a
+ * directory, 0 otherwise. */
+enum { WALK_SKIP = 1 };
+typedef int (*walk_visit_fn)(void *ctx, const char *rel, const char *full, const char *name,
+                             bool is_dir);
+
+static int walk_dir(const char *root, const char *rel, walk_visit_fn visit, void *ctx, int depth) {
   if (depth > 64)
     return error_set(ERR_LIMIT, "nested deeper than 64 directories");
   char *dir = rel[0] ? fs_join(root, rel) : str_dup(root);
@@ -742,17 +747,13 @@ static int list_other_files(const char *root, const char *rel, name_set *files, 
       rc = ERR_NOMEM;
     else if (lstat(full, &st) != 0)
       rc = error_set_errno(ERR_IO, "cannot stat %s", full);
-    else if (S_ISDIR(st.st_mode)) {
-      char *kf = fs_join(full, KPTFILE_NAME);
-      bool sub = kf && fs_exists(kf);
-      free(kf);
-      if (!sub) {
-        rc = name_set_add(dirs, r);
-        if (!rc)
-          rc = list_other_files(root, r, files, dirs, depth + 1);
-      }
-    } else if (!is_krm_name(de->d_name)) {
-      rc = name_set_add(files, r);
+    else {
+      bool is_dir = S_ISDIR(st.st_mode);
+      rc = visit(ctx, r, full, de->d_name, is_dir);
+      if (rc == WALK_SKIP)
+        rc = 0;
+      else if (!rc && is_dir)
+        rc = walk_dir(root, r, visit, ctx, depth + 1);
     }
     free(r);
     free(full);
@@ -760,6 +761,51 @@ static int list_other_files(const char *root, const char *rel, name_set *files, 
   closedir(d);
   free(dir);
   return rc;
+}
+
+/* The one directory walk of the package code: depth first, a directory before what it
+ * holds, ".git" skipped, symbolic links visited as files and never followed, at most 64
+ * levels deep. */
+static int walk_tree(const char *root, walk_visit_fn visit, void *ctx) {
+  return walk_dir(root, "", visit, ctx, 0);
+}
+
+typedef struct tree_lists {
+  name_set *files;
+  name_set *dirs; /* may be NULL */
+  bool package_only; /* stop at subpackages and list only non-KRM files */
+} tree_lists;
+
+static int collect_entry(void *ctx, const char *rel, const char *full, const char *name,
+                         bool is_dir) {
+  tree_lists *t = ctx;
+  if (is_dir) {
+    if (t->package_only) {
+      char *kf = fs_join(full, KPTFILE_NAME);
+      bool sub = kf && fs_exists(kf);
+      free(kf);
+      if (sub)
+        return WALK_SKIP;
+    }
+    return t->dirs ? name_set_add(t->dirs, rel) : 0;
+  }
+  if (t->package_only && is_krm_name(name))
+    return 0;
+  return name_set_add(t->files, rel);
+}
+
+/* Lists every file below `root` into `files`, and every directory into `dirs` when it is
+ * not NULL. */
+static int list_tree(const char *root, name_set *files, name_set *dirs) {
+  tree_lists t = {files, dirs, false};
+  return walk_tree(root, collect_entry, &t);
+}
+
+/* Lists the non-KRM files (and directories) of a package, not descending into
+ * subpackages. */
+static int list_other_files(const char *root, name_set *files, name_set *dirs) {
+  tree_lists t = {files, dirs, true};
+  return walk_tree(root, collect_entry, &t);
 }
 
 static bool same_file(const char *a, const char *b) {
@@ -775,11 +821,11 @@ static bool same_file(const char *a, const char *b) {
  * files added or changed locally stay. */
 static int merge_other_files(const char *ldir, const char *odir, const char *udir) {
   name_set lf = {0}, ld = {0}, of = {0}, od = {0}, uf = {0}, ud = {0}, modified = {0};
-  int rc = list_other_files(ldir, "", &lf, &ld, 0);
+  int rc = list_other_files(ldir, &lf, &ld);
   if (!rc && odir)
-    rc = list_other_files(odir, "", &of, &od, 0);
+    rc = list_other_files(odir, &of, &od);
   if (!rc && udir)
-    rc = list_other_files(udir, "", &uf, &ud, 0);
+    rc = list_other_files(udir, &uf, &ud);
   for (size_t i = 0; i < lf.n && !rc; i++) {
     char *lp = fs_join(ldir, lf.v[i]), *op = odir ? fs_join(odir, lf.v[i]) : NULL;
     if (!name_set_has(&of, lf.v[i]) || !op || !same_file(op, lp)) {
@@ -882,41 +928,22 @@ static int merge_kptfile(const char *ldir, const char *odir, const char *udir, m
 
 /* ---- update: packages and subpackages ------------------------------------------------ */
 
-static int find_subpackages(const char *root, const char *rel, name_set *out, int depth) {
-  if (depth > 64)
-    return error_set(ERR_LIMIT, "nested deeper than 64 directories");
-  char *dir = rel[0] ? fs_join(root, rel) : str_dup(root);
-  if (!dir)
-    return ERR_NOMEM;
-  DIR *d = opendir(dir);
-  if (!d) {
-    free(dir);
+static int note_subpackage(void *ctx, const char *rel, const char *full, const char *name,
+                           bool is_dir) {
+  name_set *out = ctx;
+  if (name[0] == '.')
+    return WALK_SKIP;
+  if (!is_dir)
     return 0;
-  }
-  int rc = 0;
-  struct dirent *de;
-  while (!rc && (de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.')
-      continue;
-    char *r = rel[0] ? str_printf("%s/%s", rel, de->d_name) : str_dup(de->d_name);
-    char *full = fs_join(dir, de->d_name);
-    struct stat st;
-    if (!r || !full)
-      rc = ERR_NOMEM;
-    else if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-      char *kf = fs_join(full, KPTFILE_NAME);
-      if (kf && fs_exists(kf) && !name_set_has(out, r))
-        rc = name_set_add(out, r);
-      free(kf);
-      if (!rc)
-        rc = find_subpackages(root, r, out, depth + 1);
-    }
-    free(r);
-    free(full);
-  }
-  closedir(d);
-  free(dir);
+  char *kf = fs_join(full, KPTFILE_NAME);
+  int rc = !kf ? ERR_NOMEM : fs_exists(kf) && !name_set_has(out, rel) ? name_set_add(out, rel) : 0;
+  free(kf);
   return rc;
+}
+
+/* Adds to `out` every directory below `root` holding a Kptfile (hidden entries skipped). */
+static int find_subpackages(const char *root, name_set *out) {
+  return walk_tree(root, note_subpackage, out);
 }
 
 static int cmp_depth(const void *a, const void *b) {
@@ -932,42 +959,6 @@ static int cmp_depth(const void *a, const void *b) {
 }
 
 /* Text diff of two trees (any difference at all)? */
-/* Lists every file below `root` (relative paths, ".git" skipped, symbolic links listed as
- * files, never followed) into `files`, and every directory into `dirs` when it is not NULL. */
-static int list_tree(const char *root, name_set *files, name_set *dirs) {
-  name_set stack = {0};
-  int rc = name_set_add(&stack, "");
-  while (!rc && stack.n) {
-    char *rel = stack.v[--stack.n];
-    char *dir = rel[0] ? fs_join(root, rel) : str_dup(root);
-    DIR *d = dir ? opendir(dir) : NULL;
-    struct dirent *de;
-    while (d && !rc && (de = readdir(d)) != NULL) {
-      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git"))
-        continue;
-      char *r = rel[0] ? str_printf("%s/%s", rel, de->d_name) : str_dup(de->d_name);
-      char *full = fs_join(dir, de->d_name);
-      struct stat st;
-      if (!r || !full)
-        rc = ERR_NOMEM;
-      else if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = name_set_add(&stack, r);
-        if (!rc && dirs)
-          rc = name_set_add(dirs, r);
-      } else
-        rc = name_set_add(files, r);
-      free(r);
-      free(full);
-    }
-    if (d)
-      closedir(d);
-    free(dir);
-    free(rel);
-  }
-  name_set_free(&stack);
-  return rc;
-}
-
 static int trees_differ(const char *a, const char *b, bool *differ);
 
 static int merge_one(const char *l, const char *o, const char *u, merge_report *rep) {
@@ -981,11 +972,11 @@ static int merge_one(const char *l, const char *o, const char *u, merge_report *
 
 static int merge_tree(const char *ldir, const char *odir, const char *udir, merge_report *rep) {
   name_set subs = {0};
-  int rc = find_subpackages(ldir, "", &subs, 0);
+  int rc = find_subpackages(ldir, &subs);
   if (!rc)
-    rc = find_subpackages(odir, "", &subs, 0);
+    rc = find_subpackages(odir, &subs);
   if (!rc)
-    rc = find_subpackages(udir, "", &subs, 0);
+    rc = find_subpackages(udir, &subs);
   if (!rc)
     qsort(subs.v, subs.n, sizeof(*subs.v), cmp_depth);
   if (!rc)

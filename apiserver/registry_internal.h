@@ -164,6 +164,11 @@ typedef struct list_item {
 /* The field selector labels a type supports beyond metadata.name and metadata.namespace
  * (NULL-terminated, or NULL). */
 const char *const *registry_field_labels(const type_info *ti);
+/* Parses the request's labelSelector and fieldSelector into *labels and *fields (NULL when
+ * absent; the caller frees both with selector_free). On a bad selector it answers 400
+ * BadRequest with the parser's message, leaves both NULL and returns ERR_INVALID. */
+int registry_parse_selectors(const type_info *ti, const api_request *req, api_response *resp,
+                             selector **labels, selector **fields);
 bool registry_item_matches(const list_item *it, const char *ns, const selector *labels,
                            const selector *fields);
 void registry_respond_object(api_response *resp, int code, const type_info *ti,

@@ -232,17 +232,29 @@ bool registry_item_matches(const list_item *it, const char *ns, const selector *
   return ok;
 }
 
+int registry_parse_selectors(const type_info *ti, const api_request *req, api_response *resp,
+                             selector **labels, selector **fields) {
+  *labels = NULL;
+  *fields = NULL;
+  const char *ls = api_request_query(req, "labelSelector");
+  const char *fs = api_request_query(req, "fieldSelector");
+  if ((ls && selector_parse_labels(ls, labels)) ||
+      (fs && selector_parse_fields(fs, registry_field_labels(ti), fields))) {
+    registry_respond_text_status(resp, 400, "BadRequest", error_message());
+    selector_free(*labels);
+    selector_free(*fields);
+    *labels = NULL;
+    *fields = NULL;
+    return ERR_INVALID;
+  }
+  return 0;
+}
+
 int registry_handle_list(registry *r, const type_info *ti, const char *version, const char *ns,
                        const api_request *req, api_response *resp) {
   selector *labels = NULL, *fields = NULL;
-  const char *ls = api_request_query(req, "labelSelector");
-  const char *fs = api_request_query(req, "fieldSelector");
-  if ((ls && selector_parse_labels(ls, &labels)) ||
-      (fs && selector_parse_fields(fs, registry_field_labels(ti), &fields))) {
-    registry_respond_text_status(resp, 400, "BadRequest", error_message());
-    selector_free(labels);
+  if (registry_parse_selectors(ti, req, resp, &labels, &fields))
     return 0;
-  }
   int64_t limit = 0;
   const char *lq = api_request_query(req, "limit");
   if (lq && *lq && str_to_int64(lq, INT64_MIN, INT64_MAX, &limit))

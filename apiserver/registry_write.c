@@ -1037,14 +1037,8 @@ done:
 int registry_handle_delete_collection(registry *r, const type_info *ti, const char *version,
                                     const char *ns, const api_request *req, api_response *resp) {
   selector *labels = NULL, *fields = NULL;
-  const char *ls = api_request_query(req, "labelSelector");
-  const char *fs = api_request_query(req, "fieldSelector");
-  if ((ls && selector_parse_labels(ls, &labels)) ||
-      (fs && selector_parse_fields(fs, registry_field_labels(ti), &fields))) {
-    registry_respond_text_status(resp, 400, "BadRequest", error_message());
-    selector_free(labels);
+  if (registry_parse_selectors(ti, req, resp, &labels, &fields))
     return 0;
-  }
   collection *c = registry_collection(r, ti->resource, true);
   char **keys = calloc(c->count + 1, sizeof(char *));
   size_t nk = 0;

@@ -7,6 +7,8 @@
 #include "cad/krm.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,41 +99,155 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
     fprintf(log, "  Exit code: %d\n\n", o->exit_code);
 }
 
-/* Writes `after` under `dir`: files whose bytes differ from `before` (or are new) are
- * written atomically, identical ones are left alone (not even renamed over), files of
- * `before` that are gone are deleted. */
-static int write_package(const char *dir, const krm_pkg *before, const krm_pkg *after) {
-  krm_pkg changed;
-  memset(&changed, 0, sizeof(changed));
-  changed.files = calloc(after->nfiles ? after->nfiles : 1, sizeof(krm_file));
-  if (!changed.files)
-    return ERR_NOMEM;
-  int rc = 0;
-  buf a = BUF_INIT, b = BUF_INIT;
-  for (size_t i = 0; i < after->nfiles && !rc; i++) {
-    const krm_file *old = krm_pkg_file(before, after->files[i].path);
-    buf_reset(&a);
-    buf_reset(&b);
-    rc = yml_file_write(after->files[i].yaml, &a);
-    if (!rc && old)
-      rc = yml_file_write(old->yaml, &b);
-    if (!rc && (!old || a.len != b.len || memcmp(buf_cstr(&a), buf_cstr(&b), a.len)))
-      changed.files[changed.nfiles++] = after->files[i]; /* borrowed */
+/* ---- writing the package back ---- */
+
+/* What every file of a package serialized to before any function ran: the rendered
+ * package is compared with it, file by file, so that a file no function changed is not
+ * rewritten (not even renamed over) and keeps its author's bytes. Sorted by path, as
+ * krm_pkg is. */
+typedef struct pkg_snapshot {
+  char **paths;
+  buf *text;
+  size_t n;
+} pkg_snapshot;
+
+static void snapshot_free(pkg_snapshot *s) {
+  for (size_t i = 0; i < s->n; i++) {
+    free(s->paths[i]);
+    buf_free(&s->text[i]);
   }
-  buf_free(&a);
-  buf_free(&b);
-  changed.cap = changed.nfiles;
-  if (!rc)
-    rc = krm_pkg_write(&changed, dir, true);
-  free(changed.files);
-  for (size_t i = 0; !rc && i < before->nfiles; i++) {
-    if (krm_pkg_file(after, before->files[i].path))
+  free(s->paths);
+  free(s->text);
+  memset(s, 0, sizeof(*s));
+}
+
+static int snapshot_take(const krm_pkg *pkg, pkg_snapshot *s) {
+  memset(s, 0, sizeof(*s));
+  s->paths = calloc(pkg->nfiles ? pkg->nfiles : 1, sizeof(char *));
+  s->text = calloc(pkg->nfiles ? pkg->nfiles : 1, sizeof(buf));
+  if (!s->paths || !s->text) {
+    snapshot_free(s);
+    return ERR_NOMEM;
+  }
+  for (size_t i = 0; i < pkg->nfiles; i++, s->n++) {
+    buf_init(&s->text[i], 0);
+    s->paths[i] = str_dup(pkg->files[i].path);
+    int rc = s->paths[i] ? yml_file_write(pkg->files[i].yaml, &s->text[i]) : ERR_NOMEM;
+    if (rc) {
+      s->n++;
+      snapshot_free(s);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static int cmp_path(const void *key, const void *elem) {
+  return strcmp((const char *)key, *(char *const *)elem);
+}
+
+static const buf *snapshot_find(const pkg_snapshot *s, const char *path) {
+  char *const *hit = s->n ? bsearch(path, s->paths, s->n, sizeof(char *), cmp_path) : NULL;
+  return hit ? &s->text[hit - s->paths] : NULL;
+}
+
+/* One file to replace: its final path, the temporary beside it, the new bytes. */
+typedef struct staged_file {
+  char *path;
+  char *tmp;
+} staged_file;
+
+/* Writes `data` to a new temporary file beside `path` (0644, no fsync: as kpt, the
+ * command does not promise durability; the rename keeps each replacement atomic). Sets
+ * *tmp (caller frees and, until renamed, unlinks). */
+static int stage_file(const char *path, const buf *data, char **tmp) {
+  *tmp = str_printf("%s.tmp.XXXXXX", path);
+  if (!*tmp)
+    return ERR_NOMEM;
+  int fd = mkostemp(*tmp, O_CLOEXEC);
+  if (fd < 0) {
+    int rc = error_set_errno(ERR_IO, "cannot create a temporary file beside %s", path);
+    free(*tmp);
+    *tmp = NULL;
+    return rc;
+  }
+  const char *p = data->data ? data->data : "";
+  size_t left = data->len;
+  int rc = 0;
+  while (left && !rc) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno != EINTR)
+      rc = error_set_errno(ERR_IO, "cannot write %s", path);
+    if (n > 0) {
+      p += n;
+      left -= (size_t)n;
+    }
+  }
+  if (!rc && fchmod(fd, 0644) < 0)
+    rc = error_set_errno(ERR_IO, "cannot set the mode of %s", path);
+  if (close(fd) < 0 && !rc)
+    rc = error_set_errno(ERR_IO, "cannot write %s", path);
+  return rc;
+}
+
+/* Writes `after` under `dir` in two phases: every changed or new file is first written
+ * to a temporary file beside its target, and only when all of them are written are they
+ * renamed into place (so a full disk or an I/O error leaves the package untouched); then
+ * the files of `before` that are gone are deleted. Files whose bytes equal the snapshot
+ * are left alone. */
+static int write_package(const char *dir, const pkg_snapshot *before, const krm_pkg *after) {
+  staged_file *staged = calloc(after->nfiles ? after->nfiles : 1, sizeof(staged_file));
+  size_t nstaged = 0;
+  int rc = staged ? 0 : ERR_NOMEM;
+  buf text = BUF_INIT;
+  char *made_dir = NULL; /* the last directory known to exist */
+  for (size_t i = 0; i < after->nfiles && !rc; i++) {
+    const krm_file *f = &after->files[i];
+    if (!fs_path_is_safe(f->path)) {
+      rc = error_set(ERR_INVALID, "%s: path escapes the package", f->path);
+      break;
+    }
+    buf_reset(&text);
+    rc = yml_file_write(f->yaml, &text);
+    const buf *old = rc ? NULL : snapshot_find(before, f->path);
+    if (rc || (old && old->len == text.len && !memcmp(buf_cstr(old), buf_cstr(&text), text.len)))
       continue;
-    if (!fs_path_is_safe(before->files[i].path))
+    staged_file *sf = &staged[nstaged];
+    sf->path = fs_join(dir, f->path);
+    if (!sf->path) {
+      rc = ERR_NOMEM;
+      break;
+    }
+    nstaged++;
+    char *slash = strrchr(sf->path, '/');
+    *slash = 0;
+    if (!made_dir || strcmp(made_dir, sf->path)) {
+      rc = fs_mkdir_p(sf->path, 0755);
+      free(made_dir);
+      made_dir = rc ? NULL : str_dup(sf->path);
+    }
+    *slash = '/';
+    if (!rc)
+      rc = stage_file(sf->path, &text, &sf->tmp);
+  }
+  for (size_t i = 0; i < nstaged; i++) {
+    staged_file *sf = &staged[i];
+    if (!rc && rename(sf->tmp, sf->path) < 0)
+      rc = error_set_errno(ERR_IO, "cannot move %s into place", sf->path);
+    else if (rc && sf->tmp)
+      unlink(sf->tmp);
+    free(sf->tmp);
+    free(sf->path);
+  }
+  free(staged);
+  free(made_dir);
+  buf_free(&text);
+  for (size_t i = 0; !rc && i < before->n; i++) {
+    if (krm_pkg_file(after, before->paths[i]) || !fs_path_is_safe(before->paths[i]))
       continue;
-    char *p = fs_join(dir, before->files[i].path);
+    char *p = fs_join(dir, before->paths[i]);
     if (!p || (unlink(p) < 0 && errno != ENOENT))
-      rc = error_set_errno(ERR_IO, "cannot delete %s", before->files[i].path);
+      rc = error_set_errno(ERR_IO, "cannot delete %s", before->paths[i]);
     free(p);
   }
   return rc;
@@ -147,10 +263,14 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
                     const yml_node *selectors, fn_report *rep, FILE *log) {
   krm_pkg *pkg = NULL, *after = NULL;
   yml_file *rl = NULL;
+  pkg_snapshot snap;
+  memset(&snap, 0, sizeof(snap));
   int rc = krm_pkg_read(&pkg, dir, KRM_READ_SUBPACKAGES);
   if (rc)
     return rc;
-  rc = krm_rl_from_pkg(&rl, pkg, NULL);
+  rc = snapshot_take(pkg, &snap);
+  if (!rc)
+    rc = krm_rl_from_pkg(&rl, pkg, NULL);
   yml_node *config = NULL;
   if (!rc && step->config && !(config = yml_node_copy(step->config)))
     rc = ERR_NOMEM;
@@ -159,7 +279,8 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
   if (!rc)
     rc = krm_rl_to_pkg(&after, yml_file_doc(rl, 0));
   if (!rc)
-    rc = write_package(dir, pkg, after);
+    rc = write_package(dir, &snap, after);
+  snapshot_free(&snap);
   yml_file_free(rl);
   krm_pkg_free(pkg);
   krm_pkg_free(after);
@@ -549,24 +670,26 @@ done:
 
 int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_report *rep,
                       FILE *log) {
-  krm_pkg *before = NULL, *all = NULL;
+  krm_pkg *all = NULL;
+  pkg_snapshot before;
+  memset(&before, 0, sizeof(before));
   char *kptfile = fs_join(dir, "Kptfile");
   int rc = kptfile ? 0 : ERR_NOMEM;
   if (!rc && !fs_exists(kptfile))
     rc = error_set(ERR_NOTFOUND, "%s is not a kpt package (no Kptfile)", dir);
   free(kptfile);
   if (!rc)
-    rc = krm_pkg_read(&before, dir, KRM_READ_SUBPACKAGES);
-  if (!rc)
     rc = krm_pkg_read(&all, dir, KRM_READ_SUBPACKAGES);
+  if (!rc)
+    rc = snapshot_take(all, &before);
   if (!rc)
     rc = render_one(env, dir, "", all, allow_exec, rep, log);
   if (!rc)
-    rc = write_package(dir, before, all);
+    rc = write_package(dir, &before, all);
   if (!rc && log)
     fprintf(log, "\nSuccessfully executed %d function(s) in %d package(s).\n", rep->functions,
             rep->packages);
-  krm_pkg_free(before);
+  snapshot_free(&before);
   krm_pkg_free(all);
   return rc;
 }

@@ -257,7 +257,7 @@ static yml_node *output_root(const fn_outcome *o) { return yml_file_doc(o->outpu
 
 static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
                      const yml_node *selectors, const yml_node *exclude, bool validator,
-                     yml_file **rl, fn_report *rep, FILE *log);
+                     fn_prepared *prep, yml_file **rl, fn_report *rep, FILE *log);
 
 int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
                     const yml_node *selectors, fn_report *rep, FILE *log) {
@@ -265,9 +265,13 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
   yml_file *rl = NULL;
   pkg_snapshot snap;
   memset(&snap, 0, sizeof(snap));
+  /* The function's sandbox builds (in its own processes) while the package is read. */
+  fn_prepared *prep = fn_prepare_step(env, step);
   int rc = krm_pkg_read(&pkg, dir, KRM_READ_SUBPACKAGES);
-  if (rc)
+  if (rc) {
+    fn_prepared_free(prep);
     return rc;
+  }
   rc = snapshot_take(pkg, &snap);
   if (!rc)
     rc = krm_rl_from_pkg(&rl, pkg, NULL);
@@ -275,7 +279,9 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
   if (!rc && step->config && !(config = yml_node_copy(step->config)))
     rc = ERR_NOMEM;
   if (!rc)
-    rc = run_on_rl(env, step, config, selectors, NULL, false, &rl, rep, log);
+    rc = run_on_rl(env, step, config, selectors, NULL, false, prep, &rl, rep, log);
+  else
+    fn_prepared_free(prep);
   if (!rc)
     rc = krm_rl_to_pkg(&after, yml_file_doc(rl, 0));
   if (!rc)
@@ -443,15 +449,14 @@ static yml_node *step_config(const yml_node *entry, const krm_pkg *view, int *rc
   return NULL;
 }
 
-/* Runs one pipeline entry over `rl` (the package's current ResourceList, replaced by the
- * function's output for a mutator). */
 /* Runs `step` over the ResourceList `*rl`: only the items picked by `selectors` (any of
  * them; all when none) and not by `exclude` are passed; a mutator's output replaces them
  * (the others pass through), a validator's is discarded. Takes ownership of `config` (the
- * functionConfig, may be NULL). ERR_GENERIC when the function failed (recorded in `rep`). */
+ * functionConfig, may be NULL) and of `prep` (the step's sandbox built ahead, or NULL).
+ * ERR_GENERIC when the function failed (recorded in `rep`). */
 static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
                      const yml_node *selectors, const yml_node *exclude, bool validator,
-                     yml_file **rl, fn_report *rep, FILE *log) {
+                     fn_prepared *prep, yml_file **rl, fn_report *rep, FILE *log) {
   int rc = 0;
   fn_step step = *step_in;
   step.config = config;
@@ -526,7 +531,8 @@ static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config
   } else if (log) {
     fprintf(log, "[RUNNING] \"%s\"\n", fn_step_display(&step));
   }
-  rc = fn_run_step(env, &step, in ? in : *rl, &o);
+  rc = fn_run_step_prepared(env, &step, in ? in : *rl, prep, &o);
+  prep = NULL; /* consumed */
   if (!rc)
     report_step(rep, &step, &o, log);
   if (!rc && !o.ok)
@@ -553,6 +559,7 @@ static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config
       yml_node_free(merged);
   }
 done:
+  fn_prepared_free(prep);
   fn_outcome_free(&o);
   free(picked);
   yml_node_free(in_items);
@@ -562,78 +569,226 @@ done:
   return rc;
 }
 
-/* Runs one Kptfile pipeline entry over `*rl`. */
-static int run_entry(const fn_env *env, const char *pkg_dir, const yml_node *entry,
-                     const krm_pkg *view, bool validator, bool allow_exec, yml_file **rl,
-                     fn_report *rep, FILE *log) {
-  const char *image = yml_lookup_str(entry, "image", NULL);
-  const char *exec = yml_lookup_str(entry, "exec", NULL);
-  if (!image && !exec)
-    return error_set(ERR_INVALID, "%s/Kptfile: a pipeline function needs `image` or `exec`", pkg_dir);
-  if (exec && !image && !allow_exec)
-    return error_set(ERR_FORBIDDEN, "must run with `--allow-exec` option to allow running function "
-                                    "binaries");
-  int rc = 0;
-  yml_node *config = step_config(entry, view, &rc);
-  if (rc)
-    return rc;
-  fn_step step = {.image = image, .exec = image ? NULL : exec, .exec_base_dir = pkg_dir};
-  return run_on_rl(env, &step, config, yml_map_get(entry, "selectors"),
-                   yml_map_get(entry, "exclude"), validator, rl, rep, log);
-}
+/* ---- render: the pipeline steps of the whole tree, their sandboxes built ahead ---- */
 
-/* Renders one package (directory `rel` of the tree, "" for the root) after its
- * subpackages, in place in `all`. */
-static int render_one(const fn_env *env, const char *root_dir, const char *rel, krm_pkg *all,
-                      bool allow_exec, fn_report *rep, FILE *log) {
-  char *prefix = rel[0] ? str_printf("%s/", rel) : str_dup("");
-  char *kpt_path = str_printf("%sKptfile", prefix ? prefix : "");
-  char *pkg_dir = rel[0] ? str_printf("%s/%s", root_dir, rel) : str_dup(root_dir);
-  krm_pkg view;
-  memset(&view, 0, sizeof(view));
-  yml_file *rl = NULL;
-  krm_pkg *out = NULL;
-  int rc = prefix && kpt_path && pkg_dir ? 0 : ERR_NOMEM;
-  if (rc)
-    goto done;
-  /* Subpackages first: the Kptfiles directly below this package (no Kptfile between). */
-  for (size_t i = 0; i < all->nfiles && !rc; i++) {
+#define PLAN_MAX_STEPS 1024 /* steps whose sandbox may be prepared ahead (more run cold) */
+#define PLAN_AHEAD 2        /* sandboxes built ahead of the running function */
+
+/* One pipeline entry in the order render will run it, and its sandbox once prepared. */
+typedef struct planned_step {
+  char *image, *exec, *pkg_dir;
+  fn_prepared *prep;
+  bool started;
+} planned_step;
+
+typedef struct render_ctx {
+  const fn_env *env;
+  const char *root_dir;
+  bool allow_exec;
+  fn_report *rep;
+  FILE *log;
+  planned_step *plan;
+  size_t nplan, next; /* next: the step render runs next */
+} render_ctx;
+
+/* The paths of the packages directly below package directory `prefix` ("" or "a/b/"): the
+ * Kptfiles below it with no other Kptfile directory between, in path order. Owned list. */
+static int direct_subpackages(const krm_pkg *all, const char *prefix, char ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  size_t plen = strlen(prefix), cap = 0;
+  for (size_t i = 0; i < all->nfiles; i++) {
     const char *p = all->files[i].path;
     size_t pl = strlen(p);
-    if (strncmp(p, prefix, strlen(prefix)) || pl <= strlen(prefix) + 8 ||
-        strcmp(p + pl - 8, "/Kptfile"))
+    if (strncmp(p, prefix, plen) || pl <= plen + 8 || strcmp(p + pl - 8, "/Kptfile"))
       continue;
     char *sub = str_ndup(p, pl - 8);
-    if (!sub) {
-      rc = ERR_NOMEM;
-      break;
-    }
-    /* Direct child: no other Kptfile directory between this package and it. */
+    if (!sub)
+      return ERR_NOMEM;
     bool direct = true;
-    for (char *s = strchr(sub + strlen(prefix), '/'); s && direct; s = strchr(s + 1, '/')) {
+    for (char *s = strchr(sub + plen, '/'); s && direct; s = strchr(s + 1, '/')) {
       char *mid = str_printf("%.*s/Kptfile", (int)(s - sub), sub);
       direct = !(mid && krm_pkg_file(all, mid));
       free(mid);
     }
+    if (direct && *n == cap) {
+      cap = cap ? cap * 2 : 8;
+      char **grown = realloc(*out, cap * sizeof(char *));
+      if (!grown) {
+        free(sub);
+        return ERR_NOMEM;
+      }
+      *out = grown;
+    }
     if (direct)
-      rc = render_one(env, root_dir, sub, all, allow_exec, rep, log);
-    free(sub);
+      (*out)[(*n)++] = sub;
+    else
+      free(sub);
   }
-  if (rc)
-    goto done;
-  rep->packages++;
-  if (log) {
-    char *shown = rel[0] ? str_printf("%s/%s", root_dir, rel) : str_dup(root_dir);
-    fprintf(log, "Package \"%s\": \n", shown ? shown : rel);
-    free(shown);
-  }
+  return 0;
+}
+
+static void free_list(char **list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(list[i]);
+  free(list);
+}
+
+/* The pipeline (mutators, validators) of the package whose Kptfile is `kpt_path`. */
+static yml_node *package_pipeline(const krm_pkg *all, const char *kpt_path, yml_node **mutators,
+                                  yml_node **validators) {
   krm_file *kf = krm_pkg_file(all, kpt_path);
   yml_node *kroot = kf ? yml_file_doc(kf->yaml, 0) : NULL;
   yml_node *pipeline = kroot ? yml_map_get(kroot, "pipeline") : NULL;
-  yml_node *mutators = pipeline ? yml_map_get(pipeline, "mutators") : NULL;
-  yml_node *validators = pipeline ? yml_map_get(pipeline, "validators") : NULL;
-  size_t nm = mutators && yml_node_kind(mutators) == YML_SEQ ? yml_node_size(mutators) : 0;
-  size_t nv = validators && yml_node_kind(validators) == YML_SEQ ? yml_node_size(validators) : 0;
+  *mutators = pipeline ? yml_map_get(pipeline, "mutators") : NULL;
+  *validators = pipeline ? yml_map_get(pipeline, "validators") : NULL;
+  if (*mutators && yml_node_kind(*mutators) != YML_SEQ)
+    *mutators = NULL;
+  if (*validators && yml_node_kind(*validators) != YML_SEQ)
+    *validators = NULL;
+  return pipeline;
+}
+
+static char *package_dir(const char *root_dir, const char *rel) {
+  return rel[0] ? str_printf("%s/%s", root_dir, rel) : str_dup(root_dir);
+}
+
+static int plan_add_entries(render_ctx *ctx, const char *pkg_dir, const yml_node *list) {
+  for (size_t i = 0; list && i < yml_node_size(list) && ctx->nplan < PLAN_MAX_STEPS; i++) {
+    const yml_node *entry = yml_seq_at(list, i);
+    const char *image = yml_lookup_str(entry, "image", NULL);
+    const char *exec = image ? NULL : yml_lookup_str(entry, "exec", NULL);
+    planned_step *ps = &ctx->plan[ctx->nplan++];
+    memset(ps, 0, sizeof(*ps));
+    /* An entry render will refuse is planned (so the order holds) but never prepared. */
+    ps->started = (!image && !exec) || (exec && !ctx->allow_exec);
+    if ((image && !(ps->image = str_dup(image))) || (exec && !(ps->exec = str_dup(exec))) ||
+        !(ps->pkg_dir = str_dup(pkg_dir)))
+      return ERR_NOMEM;
+  }
+  return 0;
+}
+
+/* Lists the steps render_one will run, in its order: each package after its subpackages,
+ * its mutators then its validators. Read from the Kptfiles as they are now: a subpackage
+ * runs before any function of its parent can change its Kptfile, and a package's own
+ * pipeline is read before its functions run, so the list is exact; every step is still
+ * checked against its plan before a prepared sandbox is used. */
+static int plan_package(render_ctx *ctx, const krm_pkg *all, const char *rel) {
+  char *prefix = rel[0] ? str_printf("%s/", rel) : str_dup("");
+  char *kpt_path = prefix ? str_printf("%sKptfile", prefix) : NULL;
+  char *pkg_dir = package_dir(ctx->root_dir, rel);
+  char **subs = NULL;
+  size_t nsubs = 0;
+  int rc = prefix && kpt_path && pkg_dir ? direct_subpackages(all, prefix, &subs, &nsubs) : ERR_NOMEM;
+  for (size_t i = 0; i < nsubs && !rc; i++)
+    rc = plan_package(ctx, all, subs[i]);
+  yml_node *mutators = NULL, *validators = NULL;
+  if (!rc)
+    package_pipeline(all, kpt_path, &mutators, &validators);
+  if (!rc)
+    rc = plan_add_entries(ctx, pkg_dir, mutators);
+  if (!rc)
+    rc = plan_add_entries(ctx, pkg_dir, validators);
+  free_list(subs, nsubs);
+  free(prefix);
+  free(kpt_path);
+  free(pkg_dir);
+  return rc;
+}
+
+/* Starts the sandboxes of the next PLAN_AHEAD steps that have none yet. */
+static void plan_prepare_ahead(render_ctx *ctx) {
+  for (size_t i = ctx->next; i < ctx->nplan && i < ctx->next + PLAN_AHEAD; i++) {
+    planned_step *ps = &ctx->plan[i];
+    if (ps->started)
+      continue;
+    ps->started = true;
+    fn_step step = {.image = ps->image, .exec = ps->exec, .exec_base_dir = ps->pkg_dir};
+    ps->prep = fn_prepare_step(ctx->env, &step);
+  }
+}
+
+/* The prepared sandbox for `step` if it is the planned next one (NULL otherwise), and
+ * starts preparing the ones after it. */
+static fn_prepared *plan_take(render_ctx *ctx, const fn_step *step) {
+  if (ctx->next >= ctx->nplan)
+    return NULL;
+  planned_step *ps = &ctx->plan[ctx->next++];
+  fn_prepared *prep = NULL;
+  if (str_eq(ps->image, step->image) && str_eq(ps->exec, step->image ? NULL : step->exec) &&
+      str_eq(ps->pkg_dir, step->exec_base_dir)) {
+    prep = ps->prep;
+    ps->prep = NULL;
+  }
+  plan_prepare_ahead(ctx);
+  return prep;
+}
+
+static void plan_free(render_ctx *ctx) {
+  for (size_t i = 0; i < ctx->nplan; i++) {
+    fn_prepared_free(ctx->plan[i].prep);
+    free(ctx->plan[i].image);
+    free(ctx->plan[i].exec);
+    free(ctx->plan[i].pkg_dir);
+  }
+  free(ctx->plan);
+  ctx->plan = NULL;
+  ctx->nplan = ctx->next = 0;
+}
+
+/* Runs one Kptfile pipeline entry over `*rl`. */
+static int run_entry(render_ctx *ctx, const char *pkg_dir, const yml_node *entry,
+                     const krm_pkg *view, bool validator, yml_file **rl) {
+  const char *image = yml_lookup_str(entry, "image", NULL);
+  const char *exec = yml_lookup_str(entry, "exec", NULL);
+  fn_step step = {.image = image, .exec = image ? NULL : exec, .exec_base_dir = pkg_dir};
+  fn_prepared *prep = plan_take(ctx, &step);
+  if (!image && !exec)
+    return error_set(ERR_INVALID, "%s/Kptfile: a pipeline function needs `image` or `exec`", pkg_dir);
+  if (exec && !image && !ctx->allow_exec) {
+    fn_prepared_free(prep);
+    return error_set(ERR_FORBIDDEN, "must run with `--allow-exec` option to allow running function "
+                                    "binaries");
+  }
+  int rc = 0;
+  yml_node *config = step_config(entry, view, &rc);
+  if (rc) {
+    fn_prepared_free(prep);
+    return rc;
+  }
+  return run_on_rl(ctx->env, &step, config, yml_map_get(entry, "selectors"),
+                   yml_map_get(entry, "exclude"), validator, prep, rl, ctx->rep, ctx->log);
+}
+
+/* Renders one package (directory `rel` of the tree, "" for the root) after its
+ * subpackages, in place in `all`. */
+static int render_one(render_ctx *ctx, const char *rel, krm_pkg *all) {
+  char *prefix = rel[0] ? str_printf("%s/", rel) : str_dup("");
+  char *kpt_path = str_printf("%sKptfile", prefix ? prefix : "");
+  char *pkg_dir = package_dir(ctx->root_dir, rel);
+  krm_pkg view;
+  memset(&view, 0, sizeof(view));
+  yml_file *rl = NULL;
+  krm_pkg *out = NULL;
+  char **subs = NULL;
+  size_t nsubs = 0;
+  int rc = prefix && kpt_path && pkg_dir ? 0 : ERR_NOMEM;
+  if (rc)
+    goto done;
+  /* Subpackages first: the Kptfiles directly below this package (no Kptfile between). */
+  rc = direct_subpackages(all, prefix, &subs, &nsubs);
+  for (size_t i = 0; i < nsubs && !rc; i++)
+    rc = render_one(ctx, subs[i], all);
+  if (rc)
+    goto done;
+  ctx->rep->packages++;
+  if (ctx->log)
+    fprintf(ctx->log, "Package \"%s\": \n", pkg_dir);
+  yml_node *mutators, *validators;
+  yml_node *pipeline = package_pipeline(all, kpt_path, &mutators, &validators);
+  size_t nm = mutators ? yml_node_size(mutators) : 0;
+  size_t nv = validators ? yml_node_size(validators) : 0;
   if (!nm && !nv)
     goto done;
   /* Copy the pipeline: the Kptfile itself may be changed by a mutator. */
@@ -648,9 +803,9 @@ static int render_one(const fn_env *env, const char *root_dir, const char *rel, 
   if (!rc)
     rc = krm_rl_from_pkg(&rl, &view, NULL);
   for (size_t i = 0; i < nm && !rc; i++)
-    rc = run_entry(env, pkg_dir, yml_seq_at(mutators, i), &view, false, allow_exec, &rl, rep, log);
+    rc = run_entry(ctx, pkg_dir, yml_seq_at(mutators, i), &view, false, &rl);
   for (size_t i = 0; i < nv && !rc; i++)
-    rc = run_entry(env, pkg_dir, yml_seq_at(validators, i), &view, true, allow_exec, &rl, rep, log);
+    rc = run_entry(ctx, pkg_dir, yml_seq_at(validators, i), &view, true, &rl);
   yml_node_free(pipe_copy);
   if (!rc && nm) {
     rc = krm_rl_to_pkg(&out, yml_file_doc(rl, 0));
@@ -659,6 +814,7 @@ static int render_one(const fn_env *env, const char *root_dir, const char *rel, 
       rc = replace_below(all, prefix, out);
   }
 done:
+  free_list(subs, nsubs);
   view_free(&view);
   krm_pkg_free(out);
   yml_file_free(rl);
@@ -673,6 +829,7 @@ int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_re
   krm_pkg *all = NULL;
   pkg_snapshot before;
   memset(&before, 0, sizeof(before));
+  render_ctx ctx = {.env = env, .root_dir = dir, .allow_exec = allow_exec, .rep = rep, .log = log};
   char *kptfile = fs_join(dir, "Kptfile");
   int rc = kptfile ? 0 : ERR_NOMEM;
   if (!rc && !fs_exists(kptfile))
@@ -680,10 +837,18 @@ int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_re
   free(kptfile);
   if (!rc)
     rc = krm_pkg_read(&all, dir, KRM_READ_SUBPACKAGES);
+  /* The first sandboxes build (in their own processes) while the snapshot is taken. */
+  if (!rc && !(ctx.plan = calloc(PLAN_MAX_STEPS, sizeof(planned_step))))
+    rc = ERR_NOMEM;
+  if (!rc)
+    rc = plan_package(&ctx, all, "");
+  if (!rc)
+    plan_prepare_ahead(&ctx);
   if (!rc)
     rc = snapshot_take(all, &before);
   if (!rc)
-    rc = render_one(env, dir, "", all, allow_exec, rep, log);
+    rc = render_one(&ctx, "", all);
+  plan_free(&ctx); /* cancels what a failure left unused */
   if (!rc)
     rc = write_package(dir, &before, all);
   if (!rc && log)

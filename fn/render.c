@@ -38,15 +38,110 @@ int fn_report_write(const fn_report *rep, const char *dir) {
     json_object_set(doc, "items", rep->items);
   yml_node *n = yml_from_json(doc);
   json_decref(doc);
+  /* kpt writes results.yaml with yaml.v3's layout: sequences indented under their key. */
+  yml_file *f = yml_file_new();
+  rc = n && f ? 0 : ERR_NOMEM;
+  if (!rc) {
+    yml_file_set_wide_sequences(f, true);
+    rc = yml_file_add_doc(f, n);
+    n = NULL;
+  }
   buf out = BUF_INIT;
-  rc = n ? yml_node_write(n, &out) : ERR_NOMEM;
+  if (!rc)
+    rc = yml_file_write(f, &out);
   yml_node_free(n);
+  yml_file_free(f);
   char *path = rc ? NULL : fs_join(dir, "results.yaml");
   if (!rc)
     rc = path ? fs_write_atomic(path, out.data, out.len, 0644) : ERR_NOMEM;
   free(path);
   buf_free(&out);
   return rc;
+}
+
+/* Copies the string fields `keys` of `from` that are non-empty into a new object (in that
+ * order), as Go's omitempty marshalling of kpt's structs does; NULL when none is set. */
+static json_t *pick_strings(const json_t *from, const char *const *keys, size_t n) {
+  json_t *o = NULL;
+  for (size_t i = 0; json_is_object(from) && i < n; i++) {
+    const char *v = json_string_value(json_object_get(from, keys[i]));
+    if (!v || !*v)
+      continue;
+    if (!o && !(o = json_object()))
+      return NULL;
+    json_object_set_new(o, keys[i], json_string(v));
+  }
+  return o;
+}
+
+/* One result as kpt records it (framework.Result): message, severity, resourceRef
+ * {apiVersion, kind, name, namespace}, field {path, currentValue, proposedValue}, file
+ * {path, index}, tags; empty fields and a zero file index left out, anything else a
+ * function wrote dropped. New reference. */
+static json_t *kpt_result(const json_t *r) {
+  static const char *const top[] = {"message", "severity"};
+  static const char *const ref[] = {"apiVersion", "kind", "name", "namespace"};
+  json_t *o = pick_strings(r, top, 2);
+  if (!o)
+    o = json_object();
+  json_t *rr = pick_strings(json_object_get(r, "resourceRef"), ref, 4);
+  if (rr)
+    json_object_set_new(o, "resourceRef", rr);
+  const json_t *field = json_object_get(r, "field");
+  if (json_is_object(field)) {
+    json_t *fo = json_object();
+    const char *path = json_string_value(json_object_get(field, "path"));
+    if (path && *path)
+      json_object_set_new(fo, "path", json_string(path));
+    static const char *const values[] = {"currentValue", "proposedValue"};
+    for (size_t i = 0; i < 2; i++) {
+      json_t *v = json_object_get(field, values[i]);
+      if (v && !json_is_null(v))
+        json_object_set(fo, values[i], v);
+    }
+    if (json_object_size(fo))
+      json_object_set(o, "field", fo);
+    json_decref(fo);
+  }
+  const json_t *file = json_object_get(r, "file");
+  if (json_is_object(file)) {
+    json_t *fo = json_object();
+    const char *path = json_string_value(json_object_get(file, "path"));
+    if (path && *path)
+      json_object_set_new(fo, "path", json_string(path));
+    json_int_t index = json_integer_value(json_object_get(file, "index"));
+    if (index)
+      json_object_set_new(fo, "index", json_integer(index));
+    if (json_object_size(fo))
+      json_object_set(o, "file", fo);
+    json_decref(fo);
+  }
+  json_t *tags = json_object_get(r, "tags");
+  if (json_is_object(tags) && json_object_size(tags))
+    json_object_set(o, "tags", tags);
+  return o;
+}
+
+/* kpt's one-line form of a result: "[severity] apiVersion/Kind/namespace/name field:
+ * message" (severity info when none; the parts that are empty left out). */
+static void print_result(FILE *log, const json_t *r) {
+  const char *sev = json_string_value(json_object_get(r, "severity"));
+  fprintf(log, "    [%s]", sev && *sev ? sev : "info");
+  const json_t *ref = json_object_get(r, "resourceRef");
+  static const char *const parts[] = {"apiVersion", "kind", "namespace", "name"};
+  bool first = true;
+  for (size_t i = 0; i < 4; i++) {
+    const char *v = json_string_value(json_object_get(ref, parts[i]));
+    if (v && *v) {
+      fprintf(log, "%s%s", first ? " " : "/", v);
+      first = false;
+    }
+  }
+  const char *field = json_string_value(json_object_get(json_object_get(r, "field"), "path"));
+  if (json_object_get(r, "field"))
+    fprintf(log, " %s", field ? field : "");
+  const char *msg = json_string_value(json_object_get(r, "message"));
+  fprintf(log, ": %s\n", msg ? msg : "");
 }
 
 /* Records one function's outcome in kpt's shape and prints kpt's progress lines. */
@@ -56,8 +151,13 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
   if (o->stderr_text.len)
     json_object_set_new(item, "stderr", json_string(buf_cstr(&o->stderr_text)));
   json_object_set_new(item, "exitCode", json_integer(o->exit_code));
-  if (json_array_size(o->results))
-    json_object_set(item, "results", o->results);
+  if (json_array_size(o->results)) {
+    json_t *results = json_array();
+    size_t k;
+    json_t *r;
+    json_array_foreach(o->results, k, r) json_array_append_new(results, kpt_result(r));
+    json_object_set_new(item, "results", results);
+  }
   json_array_append_new(rep->items, item);
   rep->functions++;
   if (!o->ok)
@@ -68,31 +168,34 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
     fprintf(log, "[PASS] \"%s\" in %lldms\n", fn_step_display(step), (long long)o->ms);
   } else {
     fprintf(log, "[FAIL] \"%s\" in %lldms\n", fn_step_display(step), (long long)o->ms);
-    fprintf(log, "  Error: %s\n", o->message);
+    /* A plain non-zero exit shows as "Exit code" below, as kpt does; anything else (killed,
+     * bad output, set-up failure) says why here. */
+    char plain[64];
+    snprintf(plain, sizeof(plain), "exited with code %d", o->exit_code);
+    if (!str_eq(o->message, plain))
+      fprintf(log, "  Error: %s\n", o->message);
   }
   size_t i;
   json_t *r;
   if (json_array_size(o->results))
     fprintf(log, "  Results:\n");
   json_array_foreach(o->results, i, r) {
-    const char *sev = json_string_value(json_object_get(r, "severity"));
-    const char *msg = json_string_value(json_object_get(r, "message"));
     if (i >= 10) {
       fprintf(log, "    ...(%zu more)\n", json_array_size(o->results) - i);
       break;
     }
-    fprintf(log, "    [%s]: %s\n", sev ? sev : "info", msg ? msg : "");
+    print_result(log, r);
   }
   if (!o->ok && o->stderr_text.len) {
     fprintf(log, "  Stderr:\n");
+    /* kpt quotes every piece of stderr split at newlines, the empty one after the last
+     * newline included. */
     const char *s = buf_cstr(&o->stderr_text);
-    int lines = 0;
-    while (*s && lines < 20) {
+    for (int lines = 0; s && lines < 20; lines++) {
       const char *nl = strchr(s, '\n');
       size_t n = nl ? (size_t)(nl - s) : strlen(s);
       fprintf(log, "    \"%.*s\"\n", (int)n, s);
-      s += n + (nl ? 1 : 0);
-      lines++;
+      s = nl ? nl + 1 : NULL;
     }
   }
   if (!o->ok)

@@ -4,8 +4,15 @@
 # sandbox). The resulting trees must be byte-identical, failures must fail both and leave
 # the package untouched.
 
+load lib/fn-sandbox
+
 setup() {
   command -v kpt >/dev/null || skip "kpt is not installed: SKIPPING the render differential tests"
+  # Exec functions run in the strict sandbox; only two tests run none.
+  case "$BATS_TEST_DESCRIPTION" in
+    *"refused without --allow-exec"* | *"built-in in the Kptfile pipeline"*) ;;
+    *) require_strict_sandbox ;;
+  esac
   FNS="$BATS_TEST_TMPDIR/fns"
   mkdir -p "$FNS"
   printf '#!/bin/sh\nexec sed -e "s/name: app$/name: app-prod/"\n' >"$FNS/rename.sh"

@@ -155,7 +155,9 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
     json_t *results = json_array();
     size_t k;
     json_t *r;
-    json_array_foreach(o->results, k, r) json_array_append_new(results, kpt_result(r));
+    json_array_foreach(o->results, k, r) {
+      json_array_append_new(results, kpt_result(r));
+    }
     json_object_set_new(item, "results", results);
   }
   json_array_append_new(rep->items, item);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,26 +257,10 @@ static const buf *snapshot_find(const pkg_snapshot *s, const char *path) {
   return hit ? &s->text[hit - s->paths] : NULL;
 }
 
-/* One file to replace: its final path, the temporary beside it, the new bytes. */
-typedef struct staged_file {
-  char *path;
-  char *tmp;
-} staged_file;
-
-/* Writes `data` to a new temporary file beside `path` (0644, no fsync: as kpt, the
- * command does not promise durability; the rename keeps each replacement atomic). Sets
- * *tmp (caller frees and, until renamed, unlinks). */
-static int stage_file(const char *path, const buf *data, char **tmp) {
-  *tmp = str_printf("%s.tmp.XXXXXX", path);
-  if (!*tmp)
-    return ERR_NOMEM;
-  int fd = mkostemp(*tmp, O_CLOEXEC);
-  if (fd < 0) {
-    int rc = error_set_errno(ERR_IO, "cannot create a temporary file beside %s", path);
-    free(*tmp);
-    *tmp = NULL;
-    return rc;
-  }
+/* Writes `data` to the open temporary `fd` of `path` (then 0644 and closed, whatever
+ * happens; no fsync: as kpt, the command does not promise durability, and the rename keeps
+ * each replacement atomic). */
+static int fill_temp(int fd, const char *path, const buf *data) {
   const char *p = data->data ? data->data : "";
   size_t left = data->len;
   int rc = 0;
@@ -295,12 +280,119 @@ static int stage_file(const char *path, const buf *data, char **tmp) {
   return rc;
 }
 
+/* A new temporary file beside `path`: its descriptor and *tmp (caller frees), or -1 with
+ * the error set and *tmp NULL. */
+static int make_temp(const char *path, char **tmp) {
+  *tmp = str_printf("%s.tmp.XXXXXX", path);
+  int fd = *tmp ? mkostemp(*tmp, O_CLOEXEC) : -1;
+  if (fd < 0) {
+    if (*tmp)
+      error_set_errno(ERR_IO, "cannot create a temporary file beside %s", path);
+    else
+      error_set(ERR_NOMEM, "out of memory");
+    free(*tmp);
+    *tmp = NULL;
+  }
+  return fd;
+}
+
+/* ---- temporaries made ahead ----
+ * Creating a file is the costly half of a replacement on some file systems (ext4 without a
+ * journal scans for an inode not freed in the last 30 s, and the bench's package is
+ * recreated before every run). So while the functions run, a thread creates one empty
+ * temporary beside each existing file of the package (at most SPARE_MAX); write_package
+ * fills those of the files that changed and spare_free removes the others. The thread
+ * touches nothing but its own arrays and reads the snapshot's paths (which outlive it); it
+ * is always joined before its files are used or removed. */
+#define SPARE_MAX 1024
+
+typedef struct spare_files {
+  pthread_t thread;
+  bool running;
+  char *dir;
+  const pkg_snapshot *snap; /* borrowed: the files to prepare for (same order) */
+  size_t n;
+  char **tmp; /* per snapshot file: the temporary's path, or NULL */
+  int *fd;    /* its open descriptor, or -1 */
+} spare_files;
+
+static void *spare_make(void *arg) {
+  spare_files *sp = arg;
+  for (size_t i = 0; i < sp->n; i++) {
+    if (!fs_path_is_safe(sp->snap->paths[i]))
+      continue;
+    char *full = fs_join(sp->dir, sp->snap->paths[i]);
+    if (full)
+      sp->fd[i] = make_temp(full, &sp->tmp[i]);
+    free(full);
+  }
+  return NULL;
+}
+
+/* Starts the thread; on any failure there are simply no spares. */
+static void spare_start(spare_files *sp, const char *dir, const pkg_snapshot *snap) {
+  memset(sp, 0, sizeof(*sp));
+  sp->n = snap->n < SPARE_MAX ? snap->n : SPARE_MAX;
+  sp->snap = snap;
+  sp->dir = str_dup(dir);
+  sp->tmp = calloc(sp->n ? sp->n : 1, sizeof(char *));
+  sp->fd = malloc((sp->n ? sp->n : 1) * sizeof(int));
+  for (size_t i = 0; sp->fd && i < sp->n; i++)
+    sp->fd[i] = -1;
+  if (sp->dir && sp->tmp && sp->fd && !pthread_create(&sp->thread, NULL, spare_make, sp))
+    sp->running = true;
+  else
+    sp->n = 0;
+}
+
+static void spare_join(spare_files *sp) {
+  if (sp->running)
+    pthread_join(sp->thread, NULL);
+  sp->running = false;
+}
+
+/* Takes the spare temporary of snapshot file `i` (the caller then owns the descriptor and
+ * the path); -1 when there is none. */
+static int spare_take(spare_files *sp, size_t i, char **tmp) {
+  spare_join(sp);
+  if (i >= sp->n || sp->fd[i] < 0)
+    return -1;
+  int fd = sp->fd[i];
+  *tmp = sp->tmp[i];
+  sp->fd[i] = -1;
+  sp->tmp[i] = NULL;
+  return fd;
+}
+
+/* Removes the spares nobody took and frees everything. */
+static void spare_free(spare_files *sp) {
+  spare_join(sp);
+  for (size_t i = 0; i < sp->n; i++) {
+    if (sp->fd[i] >= 0) {
+      close(sp->fd[i]);
+      unlink(sp->tmp[i]);
+    }
+    free(sp->tmp[i]);
+  }
+  free(sp->tmp);
+  free(sp->fd);
+  free(sp->dir);
+  memset(sp, 0, sizeof(*sp));
+}
+
+/* One file to replace: its final path and the temporary beside it. */
+typedef struct staged_file {
+  char *path;
+  char *tmp;
+} staged_file;
+
 /* Writes `after` under `dir` in two phases: every changed or new file is first written
- * to a temporary file beside its target, and only when all of them are written are they
- * renamed into place (so a full disk or an I/O error leaves the package untouched); then
- * the files of `before` that are gone are deleted. Files whose bytes equal the snapshot
- * are left alone. */
-static int write_package(const char *dir, const pkg_snapshot *before, const krm_pkg *after) {
+ * to a temporary file beside its target (a spare made ahead when there is one), and only
+ * when all of them are written are they renamed into place (so a full disk or an I/O
+ * error leaves the package untouched); then the files of `before` that are gone are
+ * deleted. Files whose bytes equal the snapshot are left alone. `spare` may be NULL. */
+static int write_package(const char *dir, const pkg_snapshot *before, const krm_pkg *after,
+                         spare_files *spare) {
   staged_file *staged = calloc(after->nfiles ? after->nfiles : 1, sizeof(staged_file));
   size_t nstaged = 0;
   int rc = staged ? 0 : ERR_NOMEM;
@@ -324,22 +416,27 @@ static int write_package(const char *dir, const pkg_snapshot *before, const krm_
       break;
     }
     nstaged++;
-    char *slash = strrchr(sf->path, '/');
-    *slash = 0;
-    if (!made_dir || strcmp(made_dir, sf->path)) {
-      rc = fs_mkdir_p(sf->path, 0755);
-      free(made_dir);
-      made_dir = rc ? NULL : str_dup(sf->path);
+    int fd = old && spare ? spare_take(spare, (size_t)(old - before->text), &sf->tmp) : -1;
+    if (fd < 0) {
+      char *slash = strrchr(sf->path, '/');
+      *slash = 0;
+      if (!made_dir || strcmp(made_dir, sf->path)) {
+        rc = fs_mkdir_p(sf->path, 0755);
+        free(made_dir);
+        made_dir = rc ? NULL : str_dup(sf->path);
+      }
+      *slash = '/';
+      if (!rc && (fd = make_temp(sf->path, &sf->tmp)) < 0)
+        rc = error_code();
     }
-    *slash = '/';
     if (!rc)
-      rc = stage_file(sf->path, &text, &sf->tmp);
+      rc = fill_temp(fd, sf->path, &text);
   }
   for (size_t i = 0; i < nstaged; i++) {
     staged_file *sf = &staged[i];
     if (!rc && rename(sf->tmp, sf->path) < 0)
       rc = error_set_errno(ERR_IO, "cannot move %s into place", sf->path);
-    else if (rc && sf->tmp)
+    if (rc && sf->tmp)
       unlink(sf->tmp);
     free(sf->tmp);
     free(sf->path);
@@ -390,7 +487,7 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
   if (!rc)
     rc = krm_rl_to_pkg(&after, yml_file_doc(rl, 0));
   if (!rc)
-    rc = write_package(dir, &snap, after);
+    rc = write_package(dir, &snap, after, NULL);
   snapshot_free(&snap);
   yml_file_free(rl);
   krm_pkg_free(pkg);
@@ -951,11 +1048,16 @@ int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_re
     plan_prepare_ahead(&ctx);
   if (!rc)
     rc = snapshot_take(all, &before);
+  spare_files spare;
+  memset(&spare, 0, sizeof(spare));
+  if (!rc)
+    spare_start(&spare, dir, &before);
   if (!rc)
     rc = render_one(&ctx, "", all);
   plan_free(&ctx); /* cancels what a failure left unused */
   if (!rc)
-    rc = write_package(dir, &before, all);
+    rc = write_package(dir, &before, all, &spare);
+  spare_free(&spare); /* removes the temporaries not used (all of them on a failure) */
   if (!rc && log)
     fprintf(log, "\nSuccessfully executed %d function(s) in %d package(s).\n", rep->functions,
             rep->packages);

@@ -86,6 +86,19 @@ const char *krm_seq_indent_of(const char *text, size_t len);
 
 /* ---- packages ------------------------------------------------------------------------ */
 
+/* Where a document goes in a package: its file's path, then its kpt index annotation
+ * (document position in the file), then the order it was met in. Arrays whose element
+ * struct begins with a krm_place are sorted with krm_place_cmp. */
+typedef struct krm_place {
+  char *path;
+  long index;
+  size_t order;
+} krm_place;
+
+/* qsort comparator: by path (bytes), then index, then order. `a` and `b` point at
+ * structs whose first member is a krm_place. */
+int krm_place_cmp(const void *a, const void *b);
+
 typedef struct krm_file {
   char *path;      /* package-relative */
   yml_file *yaml;  /* owned */

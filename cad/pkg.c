@@ -520,21 +520,9 @@ static bool same_text(const yml_node *a, const yml_node *b) {
 }
 
 typedef struct new_doc {
-  char *path;
-  size_t index;
-  size_t order;
+  krm_place at;   /* first member: sorted with krm_place_cmp */
   yml_node *node; /* owned until placed */
 } new_doc;
-
-static int cmp_new_doc(const void *a, const void *b) {
-  const new_doc *x = a, *y = b;
-  int c = strcmp(x->path, y->path);
-  if (c)
-    return c;
-  if (x->index != y->index)
-    return x->index < y->index ? -1 : 1;
-  return x->order < y->order ? -1 : x->order > y->order;
-}
 
 /* Merges the resources of one package (no subpackages, no Kptfile): local is edited in
  * memory and written back into `ldir`. */
@@ -593,12 +581,12 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
     if (find_res(&O, u->key) || find_res(&L, u->key))
       continue;
     new_doc *a = &adds[nadds];
-    a->path = str_dup(u->file->path);
-    a->index = u->doc;
-    a->order = nadds;
+    a->at.path = str_dup(u->file->path);
+    a->at.index = (long)u->doc;
+    a->at.order = nadds;
     a->node = yml_node_copy(u->node);
-    if (!a->path || !a->node) {
-      free(a->path);
+    if (!a->at.path || !a->node) {
+      free(a->at.path);
       yml_node_free(a->node);
       rc = ERR_NOMEM;
       break;
@@ -611,7 +599,7 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
   }
   if (rc)
     goto done;
-  qsort(adds, nadds, sizeof(*adds), cmp_new_doc);
+  qsort(adds, nadds, sizeof(*adds), krm_place_cmp);
   /* apply drops, file by file, highest document first */
   for (size_t i = L.n; i > 0 && !rc; i--)
     if (drop[i - 1])
@@ -619,25 +607,25 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
   /* place additions: after the local documents whose original index is not larger */
   for (size_t i = 0; i < nadds && !rc; i++) {
     new_doc *a = &adds[i];
-    krm_file *f = krm_pkg_file(lp, a->path);
+    krm_file *f = krm_pkg_file(lp, a->at.path);
     if (!f) {
       yml_file *nf = yml_file_new();
       if (!nf) {
         rc = ERR_NOMEM;
         break;
       }
-      if ((rc = krm_pkg_put(lp, a->path, nf)))
+      if ((rc = krm_pkg_put(lp, a->at.path, nf)))
         break;
-      f = krm_pkg_file(lp, a->path);
+      f = krm_pkg_file(lp, a->at.path);
     }
     /* position: count surviving local docs with index <= a->index, plus additions before */
     size_t pos = 0;
     for (size_t j = 0; j < L.n; j++)
-      if (L.items[j].file == f && !drop[j] && L.items[j].doc <= a->index)
+      if (L.items[j].file == f && !drop[j] && (long)L.items[j].doc <= a->at.index)
         pos++;
     /* non-resource documents of the file count by their own position */
     for (size_t j = 0; j < i; j++)
-      if (!strcmp(adds[j].path, a->path))
+      if (!strcmp(adds[j].at.path, a->at.path))
         pos++;
     rc = yml_file_insert_doc(f->yaml, pos, a->node);
     a->node = NULL;
@@ -663,7 +651,7 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
   }
 done:
   for (size_t i = 0; adds && i < nadds; i++) {
-    free(adds[i].path);
+    free(adds[i].at.path);
     yml_node_free(adds[i].node);
   }
   free(adds);
@@ -977,7 +965,7 @@ static int merge_tree(const char *ldir, const char *odir, const char *udir, merg
     rc = find_subpackages(odir, &subs);
   if (!rc)
     rc = find_subpackages(udir, &subs);
-  if (!rc)
+  if (!rc && subs.n > 1)
     qsort(subs.v, subs.n, sizeof(*subs.v), cmp_depth);
   if (!rc)
     rc = merge_one(ldir, odir, udir, rep);

@@ -209,8 +209,22 @@ int krm_pkg_put(krm_pkg *p, const char *path, yml_file *yaml) {
   return 0;
 }
 
-static bool is_yaml_name(const char *name) {
+bool krm_is_yaml_name(const char *name) {
   return str_has_suffix(name, ".yaml") || str_has_suffix(name, ".yml") || !strcmp(name, "Kptfile");
+}
+
+int krm_pkg_add_text(krm_pkg *p, const char *path, const char *text, size_t len) {
+  yml_file *y = NULL;
+  int rc = yml_file_parse(&y, path, text ? text : "", len);
+  if (rc)
+    return rc;
+  const char *si = krm_seq_indent_of(text ? text : "", len);
+  if ((rc = krm_pkg_put(p, path, y)))
+    return rc;
+  krm_file *kf = krm_pkg_file(p, path);
+  if (kf)
+    kf->seqindent = si;
+  return 0;
 }
 
 static int cmp_names(const void *a, const void *b) {
@@ -280,22 +294,14 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
       free(kf);
       if (!sub || (flags & KRM_READ_SUBPACKAGES))
         rc = read_dir(p, root_real, full, r, flags, depth + 1);
-    } else if (S_ISREG(st.st_mode) && is_yaml_name(names[i]) &&
+    } else if (S_ISREG(st.st_mode) && krm_is_yaml_name(names[i]) &&
                !(strcmp(names[i], "Kptfile") == 0 && (flags & KRM_READ_NO_KPTFILE))) {
       buf text = BUF_INIT;
-      yml_file *y = NULL;
       rc = fs_read_file(full, KRM_MAX_FILE, &text);
       if (rc)
         error_prefix("%s", r);
       else
-        rc = yml_file_parse(&y, r, text.data ? text.data : "", text.len);
-      if (!rc) {
-        const char *si = krm_seq_indent_of(buf_cstr(&text), text.len);
-        rc = krm_pkg_put(p, r, y);
-        krm_file *kf = rc ? NULL : krm_pkg_file(p, r);
-        if (kf)
-          kf->seqindent = si;
-      }
+        rc = krm_pkg_add_text(p, r, text.data, text.len);
       buf_free(&text);
     }
     free(full);
@@ -489,6 +495,23 @@ static int quote_marker_keys(yml_node *item) {
   return 0;
 }
 
+/* Does `n` hold a mapping key that is not a scalar ("? {a: b}: x")? KRM is JSON, whose
+ * keys are strings. Depth is bounded by the parser (YML_MAX_DEPTH). */
+static bool has_complex_key(const yml_node *n) {
+  if (!n)
+    return false;
+  bool map = yml_node_kind(n) == YML_MAP;
+  if (!map && yml_node_kind(n) != YML_SEQ)
+    return false;
+  for (size_t i = 0; i < yml_node_size(n); i++) {
+    if (map && yml_node_kind(yml_map_key_at(n, i)) != YML_SCALAR)
+      return true;
+    if (has_complex_key(map ? yml_map_value_at(n, i) : yml_seq_at(n, i)))
+      return true;
+  }
+  return false;
+}
+
 static char *default_path(const yml_node *item) {
   const char *kind = yml_lookup_str(item, "kind", NULL);
   const char *name = yml_lookup_str(item, "metadata", "name", NULL);
@@ -516,6 +539,10 @@ int krm_rl_to_pkg(krm_pkg **out, const yml_node *rl_root) {
     const yml_node *it = yml_seq_at(items, i);
     if (yml_node_kind(it) != YML_MAP) {
       rc = error_set(ERR_INVALID, "ResourceList: item %zu is not a mapping", i);
+      break;
+    }
+    if (has_complex_key(it)) {
+      rc = error_set(ERR_INVALID, "ResourceList: item %zu: a mapping key that is not a string", i);
       break;
     }
     const char *path = krm_annotation(it, KRM_ANN_INTERNAL_PATH);

@@ -51,4 +51,18 @@ char *gitfetch_default_branch(gitfetch_repo *r);
  * not exist or be empty). ERR_NOTFOUND when the directory does not exist at that commit. */
 int gitfetch_export(gitfetch_repo *r, const char *commit, const char *directory, const char *dest);
 
+/* Visitor of gitfetch_export_visit, called for each regular file (in tree order, `rel`
+ * relative to the exported directory) with the blob's bytes (borrowed for the call).
+ * Returns 1 when it took the file (not written to disk), 0 to have it written, or a
+ * negative ERR_* to stop the export with that error. */
+typedef int (*gitfetch_visit_fn)(void *ctx, const char *rel, const void *data, size_t len,
+                                 bool executable);
+
+/* gitfetch_export, offering each regular file to `fn` first (so a caller can keep files in
+ * memory instead of writing and reading them back). Directories and symbolic links are
+ * written as gitfetch_export writes them; `*links_out` (may be NULL) gets how many links
+ * were written. Same errors as gitfetch_export, plus the visitor's. */
+int gitfetch_export_visit(gitfetch_repo *r, const char *commit, const char *directory,
+                          const char *dest, gitfetch_visit_fn fn, void *ctx, size_t *links_out);
+
 #endif

@@ -121,6 +121,15 @@ enum {
  * and directories are skipped. Caller frees with krm_pkg_free. */
 int krm_pkg_read(krm_pkg **out, const char *dir, unsigned flags);
 
+/* Is `name` (a file's base name) one krm_pkg_read parses: *.yaml, *.yml or Kptfile? */
+bool krm_is_yaml_name(const char *name);
+
+/* Parses `text` (len bytes, the file's content) as the package file `path` and adds it,
+ * with its sequence indentation noted, as krm_pkg_read does for a file on disk.
+ * ERR_INVALID for malformed YAML (message naming `path` and the line); ERR_NOMEM. The
+ * package is unchanged on failure. */
+int krm_pkg_add_text(krm_pkg *p, const char *path, const char *text, size_t len);
+
 krm_pkg *krm_pkg_new(void);
 void krm_pkg_free(krm_pkg *p);
 

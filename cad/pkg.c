@@ -67,7 +67,30 @@ static int copy_file(const char *src, const char *dst, mode_t mode) {
 }
 
 /* cp -a of a package tree, without .git. */
+/* Makes room for a file at `path`: removes a file or link there; ERR_CONFLICT for a
+ * directory. */
+static int remove_for_overwrite(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return 0;
+  if (S_ISDIR(st.st_mode))
+    return error_set(ERR_CONFLICT, "%s is a directory locally and a file upstream", path);
+  if (unlink(path) != 0)
+    return error_set_errno(ERR_IO, "cannot remove %s", path);
+  return 0;
+}
+
+/* Copies the tree `src` into `dst` (".git" skipped). With `overwrite`, files and links
+ * already in `dst` are replaced (a directory there where `src` has a file is ERR_CONFLICT)
+ * except `dst`'s own root Kptfile, which stays (kpt's CopyPackage); otherwise an existing
+ * entry is an error. `count` bounds the number of entries (PKG_MAX_TREE_FILES). */
+static int copy_tree_mode(const char *src, const char *dst, int depth, size_t *count, bool overwrite);
+
 static int copy_tree(const char *src, const char *dst, int depth, size_t *count) {
+  return copy_tree_mode(src, dst, depth, count, false);
+}
+
+static int copy_tree_mode(const char *src, const char *dst, int depth, size_t *count, bool overwrite) {
   if (depth > 64)
     return error_set(ERR_LIMIT, "%s: nested deeper than 64 directories", src);
   if (fs_mkdir_p(dst, 0755))
@@ -91,7 +114,11 @@ static int copy_tree(const char *src, const char *dst, int depth, size_t *count)
     else if (lstat(s, &st) != 0)
       rc = error_set_errno(ERR_IO, "cannot stat %s", s);
     else if (S_ISDIR(st.st_mode))
-      rc = copy_tree(s, t, depth + 1, count);
+      rc = copy_tree_mode(s, t, depth + 1, count, overwrite);
+    else if (overwrite && depth == 0 && !strcmp(de->d_name, KPTFILE_NAME) && fs_exists(t))
+      ; /* the local root Kptfile stays (merged by the caller) */
+    else if (overwrite && (rc = remove_for_overwrite(t)))
+      ;
     else if (S_ISLNK(st.st_mode)) {
       char target[PATH_MAX];
       ssize_t n = readlink(s, target, sizeof(target) - 1);
@@ -326,11 +353,55 @@ static int write_root_kptfile(const char *dir, const char *name, const kptfile_g
   return rc;
 }
 
+typedef struct fetch_mem {
+  krm_pkg *p;    /* the YAML files pkg_add_merge_comments would read, parsed */
+  bool fallback; /* something only the on-disk path handles exactly */
+} fetch_mem;
+
+/* gitfetch visitor: takes the files krm_pkg_read(KRM_READ_SUBPACKAGES|KRM_READ_NO_KPTFILE)
+ * would read, parsed from the blob, so they are written once instead of written, read back
+ * and written again. Executable YAML and over-deep or over-large files are left to the
+ * on-disk path (fallback), which keeps its exact behaviour for them. */
+static int fetch_keep_yaml(void *ctx, const char *rel, const void *data, size_t len, bool executable) {
+  fetch_mem *m = ctx;
+  const char *base = strrchr(rel, '/');
+  base = base ? base + 1 : rel;
+  if (!krm_is_yaml_name(base) || !strcmp(base, KPTFILE_NAME))
+    return 0;
+  int depth = 0;
+  for (const char *c = rel; *c; c++) {
+    if ((c == rel || c[-1] == '/') && *c == '.')
+      return 0; /* hidden: krm_pkg_read skips it */
+    depth += *c == '/';
+  }
+  if (executable || depth > 60 || len > KRM_MAX_FILE) {
+    m->fallback = true;
+    return 0;
+  }
+  int rc = krm_pkg_add_text(m->p, rel, data, len);
+  return rc ? rc : 1;
+}
+
 /* Exports repo@commit:directory into `dest` with kpt's merge comments added. */
 static int fetch_into(gitfetch_repo *repo, const char *commit, const char *directory, const char *dest) {
-  int rc = gitfetch_export(repo, commit, directory, dest);
-  if (!rc)
-    rc = pkg_add_merge_comments(dest);
+  fetch_mem m = {krm_pkg_new(), false};
+  if (!m.p)
+    return ERR_NOMEM;
+  size_t links = 0;
+  int rc = gitfetch_export_visit(repo, commit, directory, dest, fetch_keep_yaml, &m, &links);
+  if (!rc && (links || m.fallback)) {
+    /* links (which krm_pkg_read follows) or files it treats specially: write the files
+     * as they came (an untouched parse writes its input back byte for byte) and take the
+     * on-disk path */
+    rc = krm_pkg_write_scratch(m.p, dest);
+    if (!rc)
+      rc = pkg_add_merge_comments(dest);
+  } else if (!rc) {
+    rc = pkg_comments_in_memory(m.p);
+    if (!rc)
+      rc = krm_pkg_write_scratch(m.p, dest);
+  }
+  krm_pkg_free(m.p);
   return rc;
 }
 
@@ -1120,6 +1191,43 @@ static int replace_with(const char *ldir, const char *udir) {
   return rc;
 }
 
+/* kpt's copy-merge (CopyMergeUpdater in kpt's internal/util/update/copy-merge.go, the
+ * strategy Porch uses): the local root Kptfile is merged three-way as in resource-merge;
+ * every file of `udir`, subpackages included, is copied over the local one (local edits
+ * to those files are lost); files and directories that `odir` had and `udir` no longer
+ * has are removed from the local package (RemoveStaleItems); local-only files stay. A
+ * removed directory that still holds local files is an error, as in kpt (os.Remove). */
+static int copy_merge(const char *ldir, const char *odir, const char *udir, merge_report *rep) {
+  int rc = merge_kptfile(ldir, odir, udir, rep);
+  size_t count = 0;
+  if (!rc)
+    rc = copy_tree_mode(udir, ldir, 0, &count, true);
+  name_set files = {0}, dirs = {0};
+  if (!rc)
+    rc = list_tree(ldir, &files, &dirs);
+  for (size_t pass = 0; pass < 2 && !rc; pass++) {
+    name_set *set = pass ? &dirs : &files;
+    if (pass && dirs.n > 1)
+      qsort(dirs.v, dirs.n, sizeof(*dirs.v), cmp_depth);
+    for (size_t i = set->n; i > 0 && !rc; i--) { /* directories: deepest first */
+      const char *rel = set->v[i - 1];
+      if (!strcmp(rel, KPTFILE_NAME))
+        continue;
+      char *u = fs_join(udir, rel), *o = fs_join(odir, rel), *l = fs_join(ldir, rel);
+      if (!u || !o || !l)
+        rc = ERR_NOMEM;
+      else if (!fs_exists(u) && fs_exists(o) && (pass ? rmdir(l) : unlink(l)) != 0)
+        rc = error_set_errno(ERR_IO, "cannot remove %s (deleted upstream)", rel);
+      free(u);
+      free(o);
+      free(l);
+    }
+  }
+  name_set_free(&files);
+  name_set_free(&dirs);
+  return rc;
+}
+
 int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, FILE *log) {
   kptfile *k = NULL;
   gitfetch_repo *repo = NULL;
@@ -1151,9 +1259,9 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
     rc = ERR_NOMEM;
     goto done;
   }
-  if (!kptfile_strategy_valid(strategy) || !strcmp(strategy, "copy-merge")) {
+  if (!kptfile_strategy_valid(strategy)) {
     rc = error_set(ERR_INVALID, "unsupported update strategy \"%s\" (want resource-merge, "
-                                "fast-forward or force-delete-replace)", strategy);
+                                "fast-forward, force-delete-replace or copy-merge)", strategy);
     goto done;
   }
   kptfile_free(k);
@@ -1198,6 +1306,8 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
     name_set_free(&changed);
     if (!rc)
       rc = replace_with(local, updated);
+  } else if (!strcmp(strategy, "copy-merge")) {
+    rc = copy_merge(local, origin, updated, rep);
   } else {
     rc = replace_with(local, updated);
   }

@@ -338,3 +338,92 @@ failed_update_case() { # CASE LOCAL_EDIT UPDATE_ARGS...
   update_case up30 "sed -i 's/^  selector:/  selector: null\n  oldsel:/' deploy.yaml" pkg@v2
   assert_same up30
 }
+
+# ---- duplicate merge keys (fuzz finding) ------------------------------------------------
+
+@test "diff update: list items repeating a merge key all take the merged first item (kyaml ElementSetter)" {
+  local r=$DIFF_ROOT/repos/dup
+  mkdir -p "$r" && git -C "$r" init -q -b main
+  printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: x\n      - name: a\n        image: y\n      - name: b\n        image: z\n' >"$r/d.yaml"
+  git_commit "$r" v1 v1
+  sed -i 's/image: x/image: x2/; s/image: y/image: y2/' "$r/d.yaml"
+  git_commit "$r" v2 v2
+  start_from dup1 file://$r.git@v1
+  local_edit dup1 "sed -i 's/image: z/image: zl/' d.yaml"
+  run_both dup1 pkg update pkg@v2
+  assert_same dup1
+  [ "$(grep -c 'image: x2' $DIFF_ROOT/cases/dup1/p/pkg/d.yaml)" -eq 2 ]
+}
+
+# ---- copy-merge -----------------------------------------------------------------------
+# Deliberate difference: kpt 1.0.0-beta.56 lists copy-merge as a Kptfile strategy but its
+# `pkg update` refuses it ("unrecognized update strategy copy-merge", after writing the new
+# ref into the Kptfile); kpt's later CopyMergeUpdater (internal/util/update/copy-merge.go,
+# used by Porch) implements it. Portico implements that: the Kptfile merged as in
+# resource-merge (kptfileutil.UpdateKptfile), every upstream file copied over the local
+# one (pkgutil.CopyPackage), files upstream deleted removed (pkgutil.RemoveStaleItems),
+# local-only files kept. The expected tree is built from kpt's own pieces: the files of
+# `kpt pkg update --strategy force-delete-replace`, the Kptfile of a resource-merge update,
+# and the local-only files.
+
+copy_merge_case() { # CASE LOCAL_EDIT REF
+  local name=$1 edit=$2 ref=$3 c=$DIFF_ROOT/cases/$1
+  start_from $name $URL/catalog/app@v1
+  [ -z "$edit" ] || local_edit $name "$edit"
+  cp -a $c/k/pkg $c/before
+  (cd $c/k && cp -a pkg rm && kpt pkg update rm@$ref >/dev/null 2>&1 &&
+    kpt pkg update pkg@$ref --strategy force-delete-replace >/dev/null 2>&1) || return 1
+  # local-only files (neither in the old nor in the new upstream) come back
+  (cd $c/before && find . -type f ! -path './Kptfile') | while read -r f; do
+    if ! git -C $DIFF_ROOT/repos/app cat-file -e v1:catalog/app/${f#./} 2>/dev/null &&
+       ! git -C $DIFF_ROOT/repos/app cat-file -e $ref:catalog/app/${f#./} 2>/dev/null; then
+      mkdir -p "$(dirname $c/k/pkg/$f)" && cp -a $c/before/$f $c/k/pkg/$f
+    fi
+  done
+  sed 's/updateStrategy: resource-merge/updateStrategy: copy-merge/; s/^  name: rm$/  name: pkg/' $c/k/rm/Kptfile >$c/k/pkg/Kptfile
+  rm -rf $c/k/rm
+  (cd $c/p && "$PORTICO_BIN" pkg update pkg@$ref --strategy copy-merge >$c/portico.out 2>&1)
+}
+
+@test "diff update: copy-merge (local edits to upstream files lost, local-only files kept, deletions applied)" {
+  copy_merge_case cm1 "sed -i 's/color: blue/color: red/' cm.yaml; echo 'a: 1' >local.yaml; mkdir -p mine && echo x >mine/notes.txt; echo more >>notes/extra.txt" v3
+  diff -r $DIFF_ROOT/cases/cm1/k $DIFF_ROOT/cases/cm1/p
+  [ -f $DIFF_ROOT/cases/cm1/p/pkg/local.yaml ] && [ ! -e $DIFF_ROOT/cases/cm1/p/pkg/notes/extra.txt ]
+  grep -q 'updateStrategy: copy-merge' $DIFF_ROOT/cases/cm1/p/pkg/Kptfile
+}
+
+@test "diff update: copy-merge takes upstream's Kptfile changes and keeps the local ones" {
+  copy_merge_case cm2 "sed -i 's/^  description: app package$/  site: https:\/\/local.example\n  description: app package/' Kptfile" v2
+  diff -r $DIFF_ROOT/cases/cm2/k $DIFF_ROOT/cases/cm2/p
+  grep -q 'site: https://local.example' $DIFF_ROOT/cases/cm2/p/pkg/Kptfile
+}
+
+@test "diff update: copy-merge is refused by kpt 1.0.0-beta.56 (the difference above)" {
+  start_from cm3 $URL/catalog/app@v1
+  run_both cm3 pkg update pkg@v2 --strategy copy-merge
+  [ "$(cat $DIFF_ROOT/cases/cm3/kpt.rc)" -ne 0 ]
+  grep -q 'unrecognized update strategy copy-merge' $DIFF_ROOT/cases/cm3/kpt.out
+  [ "$(cat $DIFF_ROOT/cases/cm3/portico.rc)" -eq 0 ]
+}
+
+@test "diff update: copy-merge refuses to drop a deleted directory holding local files (package untouched)" {
+  local r=$DIFF_ROOT/repos/cmdir
+  mkdir -p "$r/gone" && git -C "$r" init -q -b main
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: g\n' >"$r/gone/g.yaml"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k\n' >"$r/keep.yaml"
+  git_commit "$r" v1 v1
+  rm -rf "$r/gone"
+  git_commit "$r" v2 v2
+  start_from cm4 file://$r.git@v1
+  local p=$DIFF_ROOT/cases/cm4/p
+  echo mine >$p/pkg/gone/mine.txt
+  cp -a $p/pkg $p/before
+  run bash -c "cd $p && '$PORTICO_BIN' pkg update pkg@v2 --strategy copy-merge"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *gone* ]]
+  diff -r $p/before $p/pkg
+  # without the local file the directory goes
+  rm $p/pkg/gone/mine.txt
+  (cd $p && "$PORTICO_BIN" pkg update pkg@v2 --strategy copy-merge >/dev/null 2>&1)
+  [ ! -e $p/pkg/gone ] && [ -f $p/pkg/keep.yaml ]
+}

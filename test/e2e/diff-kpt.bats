@@ -427,3 +427,62 @@ copy_merge_case() { # CASE LOCAL_EDIT REF
   (cd $p && "$PORTICO_BIN" pkg update pkg@v2 --strategy copy-merge >/dev/null 2>&1)
   [ ! -e $p/pkg/gone ] && [ -f $p/pkg/keep.yaml ]
 }
+
+# ---- subpackages with an upstream of their own ----------------------------------------
+# kpt (update.Command.Run, get.Command.Run) treats a subpackage whose Kptfile names its own
+# git upstream as a package of its own: `pkg update` of the parent then updates it from
+# that upstream at its own ref (after the parent; subpackages without an upstream are not
+# descended into), and `pkg get` fetches a subpackage that has an upstream but no
+# upstreamLock ("unfetched") from its upstream.
+
+make_lib_repo() { # NAME -> repos/NAME with lib/ at v1 (tag) on main
+  local r=$DIFF_ROOT/repos/$1
+  mkdir -p "$r/lib" && git -C "$r" init -q -b main
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: lib\ninfo:\n  description: lib v1\n' >"$r/lib/Kptfile"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: libcm\ndata:\n  v: "1"\n  w: a\n' >"$r/lib/cm.yaml"
+  git_commit "$r" v1 v1
+}
+
+@test "diff update: nested packages with their own upstream are updated from it (branch moved, tag pinned, local edit kept)" {
+  make_lib_repo other1
+  local o=$DIFF_ROOT/repos/other1 c=$DIFF_ROOT/cases/nest1
+  start_from nest1 $URL/catalog/app@v1
+  (cd $c/k && kpt pkg get file://$o.git/lib@main pkg/lib >/dev/null 2>&1 &&
+    kpt pkg get file://$o.git/lib@v1 pkg/libtag >/dev/null 2>&1) || { echo "kpt get failed"; return 1; }
+  rm -rf $c/p/pkg && cp -a $c/k/pkg $c/p/pkg
+  sed -i 's/v: "1"/v: "2"/' "$o/lib/cm.yaml" && sed -i 's/lib v1/lib v2/' "$o/lib/Kptfile"
+  git_commit "$o" v2 v2
+  local_edit nest1 "sed -i 's/w: a/w: local/' lib/cm.yaml libtag/cm.yaml"
+  run_both nest1 pkg update pkg@v2
+  assert_same nest1
+  grep -q 'v: "2"' $c/p/pkg/lib/cm.yaml && grep -q 'w: local' $c/p/pkg/lib/cm.yaml
+  grep -q 'v: "1"' $c/p/pkg/libtag/cm.yaml
+  grep -q 'Updated 3 package(s)' $c/portico.out
+}
+
+@test "diff update: a nested package's own upstream is used even when the parent does not change" {
+  make_lib_repo other2
+  local o=$DIFF_ROOT/repos/other2 c=$DIFF_ROOT/cases/nest2
+  start_from nest2 $URL/catalog/app@v1
+  (cd $c/k && kpt pkg get file://$o.git/lib@main pkg/sub/inner >/dev/null 2>&1) || return 1
+  rm -rf $c/p/pkg && cp -a $c/k/pkg $c/p/pkg
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: added\n' >"$o/lib/added.yaml"
+  git_commit "$o" v2 v2
+  run_both nest2 pkg update pkg@v1
+  assert_same nest2
+}
+
+@test "diff get: an unfetched subpackage is fetched from its own upstream, a fetched one kept" {
+  make_lib_repo other3
+  local o=$DIFF_ROOT/repos/other3 pub=$DIFF_ROOT/repos/pub
+  mkdir -p "$pub/pkg/unf" && git -C "$pub" init -q -b main
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n' >"$pub/pkg/Kptfile"
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: unf\nupstream:\n  type: git\n  git:\n    repo: file://%s\n    directory: /lib\n    ref: v1\n  updateStrategy: resource-merge\n' "$o" >"$pub/pkg/unf/Kptfile"
+  (cd "$pub/pkg" && kpt pkg get file://$o.git/lib@v1 vend >/dev/null 2>&1) || return 1
+  sed -i 's/w: a/w: vendored/' "$pub/pkg/vend/cm.yaml"
+  git_commit "$pub" v1 v1
+  run_both nest3 pkg get file://$pub.git/pkg@v1 got
+  assert_same nest3
+  [ -f $DIFF_ROOT/cases/nest3/p/got/unf/cm.yaml ]
+  grep -q 'w: vendored' $DIFF_ROOT/cases/nest3/p/got/vend/cm.yaml
+}

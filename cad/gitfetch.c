@@ -226,7 +226,6 @@ typedef struct export_ctx {
   git_repository *repo;
   size_t files;
   size_t bytes;
-  size_t links;
   gitfetch_visit_fn fn; /* may be NULL */
   void *fn_ctx;
 } export_ctx;
@@ -292,10 +291,7 @@ static int export_tree(export_ctx *c, const git_tree *tree, const char *dir, con
             rc = ERR_NOMEM;
           else if (!link_inside(r, target))
             rc = error_set(ERR_INVALID, "%s: symbolic link to \"%s\" points outside the package", r, target);
-          else if (symlink(target, path) != 0)
-            rc = error_set_errno(ERR_IO, "cannot create link %s", path);
-          else
-            c->links++;
+          /* else: left out, as kpt pkg get leaves links out */
           free(target);
         } else {
           bool exec = mode == GIT_FILEMODE_BLOB_EXECUTABLE;
@@ -318,11 +314,11 @@ static int export_tree(export_ctx *c, const git_tree *tree, const char *dir, con
 }
 
 int gitfetch_export(gitfetch_repo *r, const char *commit, const char *directory, const char *dest) {
-  return gitfetch_export_visit(r, commit, directory, dest, NULL, NULL, NULL);
+  return gitfetch_export_visit(r, commit, directory, dest, NULL, NULL);
 }
 
 int gitfetch_export_visit(gitfetch_repo *r, const char *commit, const char *directory,
-                          const char *dest, gitfetch_visit_fn fn, void *ctx, size_t *links_out) {
+                          const char *dest, gitfetch_visit_fn fn, void *ctx) {
   git_oid oid;
   git_commit *cm = NULL;
   git_tree *root = NULL, *sub = NULL;
@@ -348,10 +344,8 @@ int gitfetch_export_visit(gitfetch_repo *r, const char *commit, const char *dire
       goto done;
     }
   }
-  export_ctx c = {r->repo, 0, 0, 0, fn, ctx};
+  export_ctx c = {r->repo, 0, 0, fn, ctx};
   rc = export_tree(&c, sub ? sub : root, dest, "");
-  if (links_out)
-    *links_out = c.links;
 done:
   git_tree_entry_free(entry);
   git_tree_free(sub);

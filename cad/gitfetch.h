@@ -6,8 +6,8 @@
  * copy. Other URLs are fetched into a temporary bare repository that is removed
  * afterwards. A ref is resolved like kpt does: a tag, then a branch, then a commit id
  * (full or abbreviated). Exported files keep their executable bit; symbolic links are
- * written only when they stay inside the exported directory (anything else is refused,
- * ERR_INVALID); submodules are skipped.
+ * left out, as `kpt pkg get` leaves them out, when they stay inside the exported directory
+ * (one pointing outside is refused, ERR_INVALID); submodules are skipped.
  *
  * kpt's argument syntax "REPO.git/DIR@REF" is parsed by gitfetch_parse_spec.
  */
@@ -59,10 +59,9 @@ typedef int (*gitfetch_visit_fn)(void *ctx, const char *rel, const void *data, s
                                  bool executable);
 
 /* gitfetch_export, offering each regular file to `fn` first (so a caller can keep files in
- * memory instead of writing and reading them back). Directories and symbolic links are
- * written as gitfetch_export writes them; `*links_out` (may be NULL) gets how many links
- * were written. Same errors as gitfetch_export, plus the visitor's. */
+ * memory instead of writing and reading them back). Directories are created as
+ * gitfetch_export creates them. Same errors as gitfetch_export, plus the visitor's. */
 int gitfetch_export_visit(gitfetch_repo *r, const char *commit, const char *directory,
-                          const char *dest, gitfetch_visit_fn fn, void *ctx, size_t *links_out);
+                          const char *dest, gitfetch_visit_fn fn, void *ctx);
 
 #endif

@@ -355,28 +355,40 @@ static int write_root_kptfile(const char *dir, const char *name, const kptfile_g
 
 typedef struct fetch_mem {
   krm_pkg *p;    /* the YAML files pkg_add_merge_comments would read, parsed */
+  char **exec;   /* those of them that are executable (package-relative) */
+  size_t nexec, capexec;
   bool fallback; /* something only the on-disk path handles exactly */
 } fetch_mem;
 
-/* gitfetch visitor: takes the files krm_pkg_read(KRM_READ_SUBPACKAGES|KRM_READ_NO_KPTFILE)
- * would read, parsed from the blob, so they are written once instead of written, read back
- * and written again. Executable YAML and over-deep or over-large files are left to the
- * on-disk path (fallback), which keeps its exact behaviour for them. */
+/* gitfetch visitor: takes the YAML files but Kptfiles (hidden ones too, as kpt), parsed from
+ * the blob, so they are written once with their merge comments instead of written, read
+ * back and written again. Over-deep or over-large files are left to the on-disk path
+ * (fallback), which keeps its exact behaviour (and errors) for them. */
 static int fetch_keep_yaml(void *ctx, const char *rel, const void *data, size_t len, bool executable) {
   fetch_mem *m = ctx;
   const char *base = strrchr(rel, '/');
   base = base ? base + 1 : rel;
   if (!krm_is_yaml_name(base) || !strcmp(base, KPTFILE_NAME))
     return 0;
-  int depth = 0;
-  for (const char *c = rel; *c; c++) {
-    if ((c == rel || c[-1] == '/') && *c == '.')
-      return 0; /* hidden: krm_pkg_read skips it */
+  int depth = 0; /* hidden files too: kpt pkg get adds merge comments there as well */
+  for (const char *c = rel; *c; c++)
     depth += *c == '/';
-  }
-  if (executable || depth > 60 || len > KRM_MAX_FILE) {
+  if (depth > 60 || len > KRM_MAX_FILE) {
     m->fallback = true;
     return 0;
+  }
+  if (executable) { /* kpt keeps the mode of the files it adds merge comments to */
+    if (m->nexec == m->capexec) {
+      size_t cap = m->capexec ? m->capexec * 2 : 8;
+      char **n = realloc(m->exec, cap * sizeof(*n));
+      if (!n)
+        return error_set(ERR_NOMEM, "out of memory");
+      m->exec = n;
+      m->capexec = cap;
+    }
+    if (!(m->exec[m->nexec] = str_dup(rel)))
+      return ERR_NOMEM;
+    m->nexec++;
   }
   int rc = krm_pkg_add_text(m->p, rel, data, len);
   return rc ? rc : 1;
@@ -384,15 +396,13 @@ static int fetch_keep_yaml(void *ctx, const char *rel, const void *data, size_t 
 
 /* Exports repo@commit:directory into `dest` with kpt's merge comments added. */
 static int fetch_into(gitfetch_repo *repo, const char *commit, const char *directory, const char *dest) {
-  fetch_mem m = {krm_pkg_new(), false};
+  fetch_mem m = {krm_pkg_new(), NULL, 0, 0, false};
   if (!m.p)
     return ERR_NOMEM;
-  size_t links = 0;
-  int rc = gitfetch_export_visit(repo, commit, directory, dest, fetch_keep_yaml, &m, &links);
-  if (!rc && (links || m.fallback)) {
-    /* links (which krm_pkg_read follows) or files it treats specially: write the files
-     * as they came (an untouched parse writes its input back byte for byte) and take the
-     * on-disk path */
+  int rc = gitfetch_export_visit(repo, commit, directory, dest, fetch_keep_yaml, &m);
+  if (!rc && m.fallback) {
+    /* files krm_pkg_read treats specially: write the taken files as they came (an
+     * untouched parse writes its input back byte for byte) and take the on-disk path */
     rc = krm_pkg_write_scratch(m.p, dest);
     if (!rc)
       rc = pkg_add_merge_comments(dest);
@@ -401,6 +411,14 @@ static int fetch_into(gitfetch_repo *repo, const char *commit, const char *direc
     if (!rc)
       rc = krm_pkg_write_scratch(m.p, dest);
   }
+  for (size_t i = 0; i < m.nexec; i++) {
+    char *full = rc ? NULL : fs_join(dest, m.exec[i]);
+    if (!rc && (!full || chmod(full, 0755) != 0))
+      rc = full ? error_set_errno(ERR_IO, "cannot chmod %s", full) : ERR_NOMEM;
+    free(full);
+    free(m.exec[i]);
+  }
+  free(m.exec);
   krm_pkg_free(m.p);
   return rc;
 }

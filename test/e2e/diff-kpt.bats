@@ -486,3 +486,35 @@ make_lib_repo() { # NAME -> repos/NAME with lib/ at v1 (tag) on main
   [ -f $DIFF_ROOT/cases/nest3/p/got/unf/cm.yaml ]
   grep -q 'w: vendored' $DIFF_ROOT/cases/nest3/p/got/vend/cm.yaml
 }
+
+@test "diff get: executable YAML keeps its mode, links inside are left out, hidden YAML gets merge comments (as kpt)" {
+  local r=$DIFF_ROOT/repos/odd
+  mkdir -p "$r/pkg/.hidden" && git -C "$r" init -q -b main
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n' >"$r/pkg/Kptfile"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: run\n' >"$r/pkg/run.yaml" && chmod +x "$r/pkg/run.yaml"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: real\n' >"$r/pkg/real.yaml"
+  ln -s real.yaml "$r/pkg/alias.yaml"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hid\n' >"$r/pkg/.hidden/h.yaml"
+  git_commit "$r" v1 v1
+  run_both odd1 pkg get file://$r.git/pkg@v1 out
+  assert_same odd1
+  # same modes and link-ness as kpt
+  for f in run.yaml alias.yaml real.yaml; do
+    [ "$(stat -c %A $DIFF_ROOT/cases/odd1/k/out/$f)" = "$(stat -c %A $DIFF_ROOT/cases/odd1/p/out/$f)" ]
+  done
+}
+
+@test "diff get: 500 resources in 50 files (the benchmark's package, in memory)" {
+  local r=$DIFF_ROOT/repos/big
+  mkdir -p "$r/pkg" && git -C "$r" init -q -b main
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n' >"$r/pkg/Kptfile"
+  for f in $(seq 1 50); do
+    for i in $(seq 1 10); do
+      [ "$i" -gt 1 ] && echo '---'
+      printf '# r%s\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d-%s-%s\n  namespace: ns-%s\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: "app:1"\n' $i $f $i $f
+    done >"$r/pkg/f$f.yaml"
+  done
+  git_commit "$r" v1 v1
+  run_both big1 pkg get file://$r.git/pkg@v1 out
+  assert_same big1
+}

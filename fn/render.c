@@ -6,6 +6,7 @@
 #include "base/str.h"
 #include "cad/krm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -899,6 +900,48 @@ static int plan_package(render_ctx *ctx, const krm_pkg *all, const char *rel) {
   return rc;
 }
 
+/* Reads the Kptfiles of the tree at `dir` ("" rel: the root) into `kpts`, with
+ * package-relative paths, skipping hidden entries as krm_pkg_read does: enough to plan
+ * the steps before the whole package is read. Bounded (depth, entries per directory). */
+static int read_kptfiles(krm_pkg *kpts, const char *dir, const char *rel, int depth) {
+  if (depth > 64)
+    return error_set(ERR_LIMIT, "%s: directories nested deeper than 64", dir);
+  DIR *d = opendir(dir);
+  if (!d)
+    return error_set_errno(ERR_IO, "cannot read directory %s", dir);
+  int rc = 0, entries = 0;
+  struct dirent *de;
+  while (!rc && (de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.')
+      continue;
+    if (++entries > KRM_MAX_FILES) {
+      rc = error_set(ERR_LIMIT, "%s: too many entries", dir);
+      break;
+    }
+    bool is_kptfile = !strcmp(de->d_name, "Kptfile");
+    if (!is_kptfile && de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+      continue;
+    char *full = fs_join(dir, de->d_name);
+    char *r = rel[0] ? str_printf("%s/%s", rel, de->d_name) : str_dup(de->d_name);
+    struct stat st;
+    if (!full || !r) {
+      rc = ERR_NOMEM;
+    } else if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+      rc = read_kptfiles(kpts, full, r, depth + 1);
+    } else if (is_kptfile && S_ISREG(st.st_mode)) {
+      buf text = BUF_INIT;
+      rc = fs_read_file(full, KRM_MAX_FILE, &text);
+      if (!rc)
+        rc = krm_pkg_add_text(kpts, r, buf_cstr(&text), text.len);
+      buf_free(&text);
+    }
+    free(full);
+    free(r);
+  }
+  closedir(d);
+  return rc;
+}
+
 /* Starts the sandboxes of the next PLAN_AHEAD steps that have none yet. */
 static void plan_prepare_ahead(render_ctx *ctx) {
   for (size_t i = ctx->next; i < ctx->nplan && i < ctx->next + PLAN_AHEAD; i++) {
@@ -1037,15 +1080,26 @@ int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_re
   if (!rc && !fs_exists(kptfile))
     rc = error_set(ERR_NOTFOUND, "%s is not a kpt package (no Kptfile)", dir);
   free(kptfile);
-  if (!rc)
-    rc = krm_pkg_read(&all, dir, KRM_READ_SUBPACKAGES);
-  /* The first sandboxes build (in their own processes) while the snapshot is taken. */
+  /* The steps are planned from the Kptfiles alone, so that the first sandboxes build (in
+   * their own processes) while the package is read and snapshotted. When that fails, they
+   * are planned from the package once read; and each step is checked against its plan. */
   if (!rc && !(ctx.plan = calloc(PLAN_MAX_STEPS, sizeof(planned_step))))
     rc = ERR_NOMEM;
-  if (!rc)
-    rc = plan_package(&ctx, all, "");
-  if (!rc)
+  krm_pkg *kpts = rc ? NULL : krm_pkg_new();
+  bool planned = kpts && !read_kptfiles(kpts, dir, "", 0) && !plan_package(&ctx, kpts, "");
+  krm_pkg_free(kpts);
+  error_clear();
+  if (planned)
     plan_prepare_ahead(&ctx);
+  if (!rc)
+    rc = krm_pkg_read(&all, dir, KRM_READ_SUBPACKAGES);
+  if (!rc && !planned) {
+    plan_free(&ctx);
+    rc = (ctx.plan = calloc(PLAN_MAX_STEPS, sizeof(planned_step))) ? plan_package(&ctx, all, "")
+                                                                    : ERR_NOMEM;
+    if (!rc)
+      plan_prepare_ahead(&ctx);
+  }
   if (!rc)
     rc = snapshot_take(all, &before);
   spare_files spare;

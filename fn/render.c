@@ -460,7 +460,8 @@ static yml_node *output_root(const fn_outcome *o) { return yml_file_doc(o->outpu
 
 static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
                      const yml_node *selectors, const yml_node *exclude, bool validator,
-                     fn_prepared *prep, yml_file **rl, fn_report *rep, FILE *log);
+                     fn_prepared *prep, fn_prepared *next, yml_file **rl, fn_report *rep,
+                     FILE *log);
 
 int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
                     const yml_node *selectors, fn_report *rep, FILE *log) {
@@ -482,7 +483,7 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
   if (!rc && step->config && !(config = yml_node_copy(step->config)))
     rc = ERR_NOMEM;
   if (!rc)
-    rc = run_on_rl(env, step, config, selectors, NULL, false, prep, &rl, rep, log);
+    rc = run_on_rl(env, step, config, selectors, NULL, false, prep, NULL, &rl, rep, log);
   else
     fn_prepared_free(prep);
   if (!rc)
@@ -655,11 +656,13 @@ static yml_node *step_config(const yml_node *entry, const krm_pkg *view, int *rc
 /* Runs `step` over the ResourceList `*rl`: only the items picked by `selectors` (any of
  * them; all when none) and not by `exclude` are passed; a mutator's output replaces them
  * (the others pass through), a validator's is discarded. Takes ownership of `config` (the
- * functionConfig, may be NULL) and of `prep` (the step's sandbox built ahead, or NULL).
+ * functionConfig, may be NULL) and of `prep` (the step's sandbox built ahead, or NULL);
+ * `next` (borrowed, may be NULL) is handed to fn_run_step_prepared.
  * ERR_GENERIC when the function failed (recorded in `rep`). */
 static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
                      const yml_node *selectors, const yml_node *exclude, bool validator,
-                     fn_prepared *prep, yml_file **rl, fn_report *rep, FILE *log) {
+                     fn_prepared *prep, fn_prepared *next, yml_file **rl, fn_report *rep,
+                     FILE *log) {
   int rc = 0;
   fn_step step = *step_in;
   step.config = config;
@@ -734,7 +737,7 @@ static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config
   } else if (log) {
     fprintf(log, "[RUNNING] \"%s\"\n", fn_step_display(&step));
   }
-  rc = fn_run_step_prepared(env, &step, in ? in : *rl, prep, &o);
+  rc = fn_run_step_prepared(env, &step, in ? in : *rl, prep, next, &o);
   prep = NULL; /* consumed */
   if (!rc)
     report_step(rep, &step, &o, log);
@@ -782,7 +785,18 @@ typedef struct planned_step {
   char *image, *exec, *pkg_dir;
   fn_prepared *prep;
   bool started;
+  bool plain; /* no selectors, exclusions or config: its input is the list as it is */
 } planned_step;
+
+/* Does the pipeline entry take the package's list as it is (no selectors, exclusions or
+ * function config)? */
+static bool entry_is_plain(const yml_node *entry) {
+  static const char *const keys[] = {"selectors", "exclude", "configMap", "configPath", "config"};
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+    if (yml_map_get(entry, keys[i]))
+      return false;
+  return true;
+}
 
 typedef struct render_ctx {
   const fn_env *env;
@@ -865,6 +879,7 @@ static int plan_add_entries(render_ctx *ctx, const char *pkg_dir, const yml_node
     memset(ps, 0, sizeof(*ps));
     /* An entry render will refuse is planned (so the order holds) but never prepared. */
     ps->started = (!image && !exec) || (exec && !ctx->allow_exec);
+    ps->plain = entry_is_plain(entry);
     if ((image && !(ps->image = str_dup(image))) || (exec && !(ps->exec = str_dup(exec))) ||
         !(ps->pkg_dir = str_dup(pkg_dir)))
       return ERR_NOMEM;
@@ -1002,8 +1017,15 @@ static int run_entry(render_ctx *ctx, const char *pkg_dir, const yml_node *entry
     fn_prepared_free(prep);
     return rc;
   }
+  /* A plain mutator followed by a plain step of the same pipeline: the next function can
+   * start on this one's output before it is parsed (see fn_run_step_prepared). */
+  const planned_step *following = ctx->next < ctx->nplan ? &ctx->plan[ctx->next] : NULL;
+  fn_prepared *next = !validator && entry_is_plain(entry) && following && following->plain &&
+                              str_eq(following->pkg_dir, pkg_dir)
+                          ? following->prep
+                          : NULL;
   return run_on_rl(ctx->env, &step, config, yml_map_get(entry, "selectors"),
-                   yml_map_get(entry, "exclude"), validator, prep, rl, ctx->rep, ctx->log);
+                   yml_map_get(entry, "exclude"), validator, prep, next, rl, ctx->rep, ctx->log);
 }
 
 /* Renders one package (directory `rel` of the tree, "" for the root) after its

@@ -44,6 +44,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SANDBOX_UID 65534 /* inside the user namespace and on the host */
@@ -743,7 +744,34 @@ struct sandbox_proc {
   int report[2];
   proc_child child;
   sandbox_limits limits;
+  size_t fed;          /* bytes of input written by sandbox_release */
+  int64_t released_ms; /* when (CLOCK_MONOTONIC), 0 when not released */
 };
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sandbox_release(sandbox_proc *sp, const void *data, size_t len) {
+  if (sp->released_ms)
+    return error_set(ERR_INVALID, "sandbox already released");
+  sp->released_ms = mono_ms();
+  if (!sp->released_ms)
+    sp->released_ms = 1;
+  /* The stdin pipe is non-blocking: what fits now; sandbox_finish feeds the rest. */
+  while (sp->fed < len && sp->child.in >= 0) {
+    ssize_t w = write(sp->child.in, (const char *)data + sp->fed, len - sp->fed);
+    if (w > 0)
+      sp->fed += (size_t)w;
+    else if (w < 0 && errno == EINTR)
+      continue;
+    else
+      break;
+  }
+  return 0;
+}
 
 static void proc_free(sandbox_proc *sp) {
   for (int i = 0; i < 2; i++)
@@ -825,12 +853,21 @@ int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
   result->detail[0] = 0;
   result->limits = sp->limits;
   const sandbox_limits *l = &sp->limits;
+  /* After sandbox_release: its bytes are already in the pipe, and the wall time runs
+   * since then. */
+  size_t skip = sp->fed < stdin_len ? sp->fed : stdin_len;
+  int64_t wall = l->wall_ms;
+  if (sp->released_ms && wall > 0) {
+    wall -= mono_ms() - sp->released_ms;
+    if (wall < 1)
+      wall = 1;
+  }
   proc_spec ps = {
-      .stdin_data = stdin_data,
-      .stdin_len = stdin_len,
+      .stdin_data = stdin_data ? (const char *)stdin_data + skip : NULL,
+      .stdin_len = stdin_len - skip,
       .stdout_limit = (size_t)l->output_bytes,
       .stderr_limit = (size_t)l->output_bytes,
-      .timeout_ms = l->wall_ms,
+      .timeout_ms = wall,
   };
   proc_result pr;
   memset(&pr, 0, sizeof(pr));

@@ -118,6 +118,12 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result);
  * ERR_INVALID / ERR_NOTFOUND for a bad executable, ERR_IO when no process could start. */
 typedef struct sandbox_proc sandbox_proc;
 int sandbox_start(const sandbox_spec *spec, sandbox_proc **out);
+/* Lets a started sandbox's function run before sandbox_finish, on `data` (len bytes) as its
+ * input: as much as the pipe takes now is written (the function starts), and the wall
+ * time counts from here. sandbox_finish must then be given the same input (it writes only
+ * the rest); a caller that finds the input was not the right one cancels instead.
+ * ERR_INVALID when already released. */
+int sandbox_release(sandbox_proc *sp, const void *data, size_t len);
 int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
                    sandbox_result *result);
 void sandbox_cancel(sandbox_proc *sp);

@@ -495,9 +495,7 @@ static int quote_marker_keys(yml_node *item) {
   return 0;
 }
 
-/* Does `n` hold a mapping key that is not a scalar ("? {a: b}: x")? KRM is JSON, whose
- * keys are strings. Depth is bounded by the parser (YML_MAX_DEPTH). */
-static bool has_complex_key(const yml_node *n) {
+bool krm_has_complex_key(const yml_node *n) {
   if (!n)
     return false;
   bool map = yml_node_kind(n) == YML_MAP;
@@ -506,7 +504,7 @@ static bool has_complex_key(const yml_node *n) {
   for (size_t i = 0; i < yml_node_size(n); i++) {
     if (map && yml_node_kind(yml_map_key_at(n, i)) != YML_SCALAR)
       return true;
-    if (has_complex_key(map ? yml_map_value_at(n, i) : yml_seq_at(n, i)))
+    if (krm_has_complex_key(map ? yml_map_value_at(n, i) : yml_seq_at(n, i)))
       return true;
   }
   return false;
@@ -541,7 +539,7 @@ int krm_rl_to_pkg(krm_pkg **out, const yml_node *rl_root) {
       rc = error_set(ERR_INVALID, "ResourceList: item %zu is not a mapping", i);
       break;
     }
-    if (has_complex_key(it)) {
+    if (krm_has_complex_key(it)) {
       rc = error_set(ERR_INVALID, "ResourceList: item %zu: a mapping key that is not a string", i);
       break;
     }

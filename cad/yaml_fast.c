@@ -433,7 +433,7 @@ static int parse_flow_seq(fscan *s, size_t p, size_t *after) {
     q++;
   if (q < s->len && t[q] != ']') {
     for (;;) {
-      scal it;
+      scal it = {0};
       if (q >= s->len)
         return BAIL;
       if (t[q] == '\'' || t[q] == '"') {

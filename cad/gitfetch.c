@@ -226,6 +226,8 @@ typedef struct export_ctx {
   git_repository *repo;
   size_t files;
   size_t bytes;
+  gitfetch_visit_fn fn; /* may be NULL */
+  void *fn_ctx;
 } export_ctx;
 
 /* Does a link at `rel` (inside the export) with target `target` stay inside? */
@@ -289,13 +291,15 @@ static int export_tree(export_ctx *c, const git_tree *tree, const char *dir, con
             rc = ERR_NOMEM;
           else if (!link_inside(r, target))
             rc = error_set(ERR_INVALID, "%s: symbolic link to \"%s\" points outside the package", r, target);
-          else if (symlink(target, path) != 0)
-            rc = error_set_errno(ERR_IO, "cannot create link %s", path);
+          /* else: left out, as kpt pkg get leaves links out */
           free(target);
         } else {
-          /* the destination is a fresh private directory (see gitfetch_export) */
-          rc = scratch_write(path, git_blob_rawcontent(blob), size,
-                             mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
+          bool exec = mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+          int taken = c->fn ? c->fn(c->fn_ctx, r, git_blob_rawcontent(blob), size, exec) : 0;
+          if (taken < 0)
+            rc = taken;
+          else if (!taken) /* the destination is a fresh private directory (see gitfetch_export) */
+            rc = scratch_write(path, git_blob_rawcontent(blob), size, exec ? 0755 : 0644);
         }
       }
       git_blob_free(blob);
@@ -310,6 +314,11 @@ static int export_tree(export_ctx *c, const git_tree *tree, const char *dir, con
 }
 
 int gitfetch_export(gitfetch_repo *r, const char *commit, const char *directory, const char *dest) {
+  return gitfetch_export_visit(r, commit, directory, dest, NULL, NULL);
+}
+
+int gitfetch_export_visit(gitfetch_repo *r, const char *commit, const char *directory,
+                          const char *dest, gitfetch_visit_fn fn, void *ctx) {
   git_oid oid;
   git_commit *cm = NULL;
   git_tree *root = NULL, *sub = NULL;
@@ -335,7 +344,7 @@ int gitfetch_export(gitfetch_repo *r, const char *commit, const char *directory,
       goto done;
     }
   }
-  export_ctx c = {r->repo, 0, 0};
+  export_ctx c = {r->repo, 0, 0, fn, ctx};
   rc = export_tree(&c, sub ? sub : root, dest, "");
 done:
   git_tree_entry_free(entry);

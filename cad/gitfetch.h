@@ -6,8 +6,8 @@
  * copy. Other URLs are fetched into a temporary bare repository that is removed
  * afterwards. A ref is resolved like kpt does: a tag, then a branch, then a commit id
  * (full or abbreviated). Exported files keep their executable bit; symbolic links are
- * written only when they stay inside the exported directory (anything else is refused,
- * ERR_INVALID); submodules are skipped.
+ * left out, as `kpt pkg get` leaves them out, when they stay inside the exported directory
+ * (one pointing outside is refused, ERR_INVALID); submodules are skipped.
  *
  * kpt's argument syntax "REPO.git/DIR@REF" is parsed by gitfetch_parse_spec.
  */
@@ -50,5 +50,18 @@ char *gitfetch_default_branch(gitfetch_repo *r);
 /* Writes the tree of `commit` at `directory` ("/" for the root) into `dest` (created; must
  * not exist or be empty). ERR_NOTFOUND when the directory does not exist at that commit. */
 int gitfetch_export(gitfetch_repo *r, const char *commit, const char *directory, const char *dest);
+
+/* Visitor of gitfetch_export_visit, called for each regular file (in tree order, `rel`
+ * relative to the exported directory) with the blob's bytes (borrowed for the call).
+ * Returns 1 when it took the file (not written to disk), 0 to have it written, or a
+ * negative ERR_* to stop the export with that error. */
+typedef int (*gitfetch_visit_fn)(void *ctx, const char *rel, const void *data, size_t len,
+                                 bool executable);
+
+/* gitfetch_export, offering each regular file to `fn` first (so a caller can keep files in
+ * memory instead of writing and reading them back). Directories are created as
+ * gitfetch_export creates them. Same errors as gitfetch_export, plus the visitor's. */
+int gitfetch_export_visit(gitfetch_repo *r, const char *commit, const char *directory,
+                          const char *dest, gitfetch_visit_fn fn, void *ctx);
 
 #endif

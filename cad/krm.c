@@ -209,8 +209,22 @@ int krm_pkg_put(krm_pkg *p, const char *path, yml_file *yaml) {
   return 0;
 }
 
-static bool is_yaml_name(const char *name) {
+bool krm_is_yaml_name(const char *name) {
   return str_has_suffix(name, ".yaml") || str_has_suffix(name, ".yml") || !strcmp(name, "Kptfile");
+}
+
+int krm_pkg_add_text(krm_pkg *p, const char *path, const char *text, size_t len) {
+  yml_file *y = NULL;
+  int rc = yml_file_parse(&y, path, text ? text : "", len);
+  if (rc)
+    return rc;
+  const char *si = krm_seq_indent_of(text ? text : "", len);
+  if ((rc = krm_pkg_put(p, path, y)))
+    return rc;
+  krm_file *kf = krm_pkg_file(p, path);
+  if (kf)
+    kf->seqindent = si;
+  return 0;
 }
 
 static int cmp_names(const void *a, const void *b) {
@@ -280,22 +294,14 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
       free(kf);
       if (!sub || (flags & KRM_READ_SUBPACKAGES))
         rc = read_dir(p, root_real, full, r, flags, depth + 1);
-    } else if (S_ISREG(st.st_mode) && is_yaml_name(names[i]) &&
+    } else if (S_ISREG(st.st_mode) && krm_is_yaml_name(names[i]) &&
                !(strcmp(names[i], "Kptfile") == 0 && (flags & KRM_READ_NO_KPTFILE))) {
       buf text = BUF_INIT;
-      yml_file *y = NULL;
       rc = fs_read_file(full, KRM_MAX_FILE, &text);
       if (rc)
         error_prefix("%s", r);
       else
-        rc = yml_file_parse(&y, r, text.data ? text.data : "", text.len);
-      if (!rc) {
-        const char *si = krm_seq_indent_of(buf_cstr(&text), text.len);
-        rc = krm_pkg_put(p, r, y);
-        krm_file *kf = rc ? NULL : krm_pkg_file(p, r);
-        if (kf)
-          kf->seqindent = si;
-      }
+        rc = krm_pkg_add_text(p, r, text.data, text.len);
       buf_free(&text);
     }
     free(full);
@@ -453,20 +459,57 @@ int krm_rl_check(const yml_node *root) {
 }
 
 typedef struct rl_entry {
-  char *path;
-  long index;
-  size_t order;
+  krm_place at; /* first member: sorted with krm_place_cmp */
   yml_node *item;
 } rl_entry;
 
-static int cmp_entries(const void *a, const void *b) {
-  const rl_entry *x = a, *y = b;
+int krm_place_cmp(const void *a, const void *b) {
+  const krm_place *x = a, *y = b;
   int c = strcmp(x->path, y->path);
   if (c)
     return c;
   if (x->index != y->index)
     return x->index < y->index ? -1 : 1;
   return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* An item's top-level keys land at column 0 of its file, where a plain key reading
+ * "--- x" or "... x" (kept from the source, indented under "- " there) would be a document
+ * marker. Such entries are re-made in place with a fresh key, which the writer quotes
+ * (as kyaml quotes any scalar starting with "---" or "..."). ERR_NOMEM. */
+static int quote_marker_keys(yml_node *item) {
+  if (!item || yml_node_kind(item) != YML_MAP)
+    return 0;
+  for (size_t i = 0; i < yml_node_size(item); i++) {
+    size_t len = 0;
+    const char *v = yml_scalar_value(yml_map_key_at(item, i), &len);
+    if (!v || len < 3 || (strncmp(v, "---", 3) && strncmp(v, "...", 3)))
+      continue;
+    char *key = str_dup(v);
+    yml_node *value = key ? yml_map_take_at(item, i) : NULL;
+    int rc = value ? yml_map_insert(item, i, key, value) : ERR_NOMEM;
+    free(key);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* Does `n` hold a mapping key that is not a scalar ("? {a: b}: x")? KRM is JSON, whose
+ * keys are strings. Depth is bounded by the parser (YML_MAX_DEPTH). */
+static bool has_complex_key(const yml_node *n) {
+  if (!n)
+    return false;
+  bool map = yml_node_kind(n) == YML_MAP;
+  if (!map && yml_node_kind(n) != YML_SEQ)
+    return false;
+  for (size_t i = 0; i < yml_node_size(n); i++) {
+    if (map && yml_node_kind(yml_map_key_at(n, i)) != YML_SCALAR)
+      return true;
+    if (has_complex_key(map ? yml_map_value_at(n, i) : yml_seq_at(n, i)))
+      return true;
+  }
+  return false;
 }
 
 static char *default_path(const yml_node *item) {
@@ -498,6 +541,10 @@ int krm_rl_to_pkg(krm_pkg **out, const yml_node *rl_root) {
       rc = error_set(ERR_INVALID, "ResourceList: item %zu is not a mapping", i);
       break;
     }
+    if (has_complex_key(it)) {
+      rc = error_set(ERR_INVALID, "ResourceList: item %zu: a mapping key that is not a string", i);
+      break;
+    }
     const char *path = krm_annotation(it, KRM_ANN_INTERNAL_PATH);
     if (!path)
       path = krm_annotation(it, KRM_ANN_PATH);
@@ -509,23 +556,28 @@ int krm_rl_to_pkg(krm_pkg **out, const yml_node *rl_root) {
       rc = error_set(ERR_INVALID, "ResourceList: item %zu: bad index annotation '%s'", i, idx);
       break;
     }
-    ents[k].path = path ? str_dup(path) : default_path(it);
-    if (!ents[k].path) {
+    ents[k].at.path = path ? str_dup(path) : default_path(it);
+    if (!ents[k].at.path) {
       rc = ERR_NOMEM;
       break;
     }
-    if (!fs_path_is_safe(ents[k].path)) {
+    if (!fs_path_is_safe(ents[k].at.path)) {
       rc = error_set(ERR_INVALID, "ResourceList: item %zu: path '%s' escapes the package", i,
-                     ents[k].path);
-      free(ents[k].path);
+                     ents[k].at.path);
+      free(ents[k].at.path);
       break;
     }
-    ents[k].index = (long)index;
-    ents[k].order = i;
+    ents[k].at.index = (long)index;
+    ents[k].at.order = i;
     ents[k].item = yml_node_copy(it);
     if (!ents[k].item) {
-      free(ents[k].path);
+      free(ents[k].at.path);
       rc = ERR_NOMEM;
+      break;
+    }
+    if ((rc = quote_marker_keys(ents[k].item))) {
+      free(ents[k].at.path);
+      yml_node_free(ents[k].item);
       break;
     }
     char *head = yml_seq_item_head_comment(items, i);
@@ -543,7 +595,7 @@ int krm_rl_to_pkg(krm_pkg **out, const yml_node *rl_root) {
     k++;
   }
   if (!rc)
-    qsort(ents, k, sizeof(*ents), cmp_entries);
+    qsort(ents, k, sizeof(*ents), krm_place_cmp);
   for (size_t i = 0; i < k && !rc;) {
     yml_file *f = yml_file_new();
     if (!f) {
@@ -551,18 +603,18 @@ int krm_rl_to_pkg(krm_pkg **out, const yml_node *rl_root) {
       break;
     }
     size_t j = i;
-    for (; j < k && !strcmp(ents[j].path, ents[i].path) && !rc; j++) {
+    for (; j < k && !strcmp(ents[j].at.path, ents[i].at.path) && !rc; j++) {
       rc = yml_file_add_doc(f, ents[j].item);
       ents[j].item = NULL;
     }
     if (!rc)
-      rc = krm_pkg_put(p, ents[i].path, f);
+      rc = krm_pkg_put(p, ents[i].at.path, f);
     else
       yml_file_free(f);
     i = j;
   }
   for (size_t i = 0; i < k; i++) {
-    free(ents[i].path);
+    free(ents[i].at.path);
     yml_node_free(ents[i].item);
   }
   free(ents);

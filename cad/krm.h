@@ -86,6 +86,19 @@ const char *krm_seq_indent_of(const char *text, size_t len);
 
 /* ---- packages ------------------------------------------------------------------------ */
 
+/* Where a document goes in a package: its file's path, then its kpt index annotation
+ * (document position in the file), then the order it was met in. Arrays whose element
+ * struct begins with a krm_place are sorted with krm_place_cmp. */
+typedef struct krm_place {
+  char *path;
+  long index;
+  size_t order;
+} krm_place;
+
+/* qsort comparator: by path (bytes), then index, then order. `a` and `b` point at
+ * structs whose first member is a krm_place. */
+int krm_place_cmp(const void *a, const void *b);
+
 typedef struct krm_file {
   char *path;      /* package-relative */
   yml_file *yaml;  /* owned */
@@ -107,6 +120,15 @@ enum {
  * file and line; symbolic links are refused when they point outside `dir`; hidden files
  * and directories are skipped. Caller frees with krm_pkg_free. */
 int krm_pkg_read(krm_pkg **out, const char *dir, unsigned flags);
+
+/* Is `name` (a file's base name) one krm_pkg_read parses: *.yaml, *.yml or Kptfile? */
+bool krm_is_yaml_name(const char *name);
+
+/* Parses `text` (len bytes, the file's content) as the package file `path` and adds it,
+ * with its sequence indentation noted, as krm_pkg_read does for a file on disk.
+ * ERR_INVALID for malformed YAML (message naming `path` and the line); ERR_NOMEM. The
+ * package is unchanged on failure. */
+int krm_pkg_add_text(krm_pkg *p, const char *path, const char *text, size_t len);
 
 krm_pkg *krm_pkg_new(void);
 void krm_pkg_free(krm_pkg *p);

@@ -223,6 +223,33 @@ static long find_item(const yml_node *s, const char *key, const char *value) {
   return -1;
 }
 
+/* Later dest items that repeat a merge-key value (from index `from` on) become copies of
+ * the merged first item `merged`, or go when it went (NULL), as kyaml's ElementSetter sets
+ * every matching element: merging is then idempotent on such lists. */
+static int settle_duplicates(yml_node *ds, const char *key, const char *value, size_t from,
+                             const yml_node *merged) {
+  for (size_t j = from; j < yml_node_size(ds);) {
+    const char *v = item_key_value(yml_seq_at(ds, j), key);
+    if (!v || strcmp(v, value)) {
+      j++;
+      continue;
+    }
+    if (!merged) {
+      int rc = yml_seq_remove_at(ds, j);
+      if (rc)
+        return rc;
+      continue;
+    }
+    if (!yml_node_equal(yml_seq_at(ds, j), merged)) {
+      int rc = yml_seq_set(ds, j, yml_node_copy(merged)); /* takes the copy, also on failure */
+      if (rc)
+        return rc;
+    }
+    j++;
+  }
+  return 0;
+}
+
 static int merge_alist(mctx *c, yml_node *ds, const yml_node *os, const yml_node *us, const char *key,
                        int depth) {
   os = as_seq(os);
@@ -256,9 +283,11 @@ static int merge_alist(mctx *c, yml_node *ds, const yml_node *os, const yml_node
     size_t mark;
     if ((rc = push_path(c, "item", key, values[i], &mark)))
       break;
+    bool removed = false;
     if (tagged_null(ue) || tagged_null(de) || (!de && !ue)) {
       if (di >= 0)
         rc = yml_seq_remove_at(ds, (size_t)di);
+      removed = true;
     } else if (!de) {
       yml_node *ne = yml_map_new(YML_BLOCK);
       rc = ne ? merge_map(c, ne, oe, ue, depth + 1) : ERR_NOMEM;
@@ -273,11 +302,16 @@ static int merge_alist(mctx *c, yml_node *ds, const yml_node *os, const yml_node
       yml_node_free(ne);
     } else if (yml_node_kind(de) == YML_MAP) {
       rc = merge_map(c, de, oe, ue, depth + 1);
-      if (!rc && yml_node_size(de) == 0)
+      if (!rc && yml_node_size(de) == 0) {
         rc = yml_seq_remove_at(ds, (size_t)di);
-      else if (!rc && !yml_map_get(de, key))
+        removed = true;
+      } else if (!rc && !yml_map_get(de, key)) {
         rc = yml_map_set(de, key, yml_str_new(values[i]));
+      }
     }
+    if (!rc && di >= 0)
+      rc = settle_duplicates(ds, key, values[i], removed ? (size_t)di : (size_t)di + 1,
+                             removed ? NULL : yml_seq_at(ds, (size_t)di));
     pop_path(c, mark);
   }
   for (size_t i = 0; i < n; i++)

@@ -67,7 +67,30 @@ static int copy_file(const char *src, const char *dst, mode_t mode) {
 }
 
 /* cp -a of a package tree, without .git. */
+/* Makes room for a file at `path`: removes a file or link there; ERR_CONFLICT for a
+ * directory. */
+static int remove_for_overwrite(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return 0;
+  if (S_ISDIR(st.st_mode))
+    return error_set(ERR_CONFLICT, "%s is a directory locally and a file upstream", path);
+  if (unlink(path) != 0)
+    return error_set_errno(ERR_IO, "cannot remove %s", path);
+  return 0;
+}
+
+/* Copies the tree `src` into `dst` (".git" skipped). With `overwrite`, files and links
+ * already in `dst` are replaced (a directory there where `src` has a file is ERR_CONFLICT)
+ * except `dst`'s own root Kptfile, which stays (kpt's CopyPackage); otherwise an existing
+ * entry is an error. `count` bounds the number of entries (PKG_MAX_TREE_FILES). */
+static int copy_tree_mode(const char *src, const char *dst, int depth, size_t *count, bool overwrite);
+
 static int copy_tree(const char *src, const char *dst, int depth, size_t *count) {
+  return copy_tree_mode(src, dst, depth, count, false);
+}
+
+static int copy_tree_mode(const char *src, const char *dst, int depth, size_t *count, bool overwrite) {
   if (depth > 64)
     return error_set(ERR_LIMIT, "%s: nested deeper than 64 directories", src);
   if (fs_mkdir_p(dst, 0755))
@@ -91,7 +114,11 @@ static int copy_tree(const char *src, const char *dst, int depth, size_t *count)
     else if (lstat(s, &st) != 0)
       rc = error_set_errno(ERR_IO, "cannot stat %s", s);
     else if (S_ISDIR(st.st_mode))
-      rc = copy_tree(s, t, depth + 1, count);
+      rc = copy_tree_mode(s, t, depth + 1, count, overwrite);
+    else if (overwrite && depth == 0 && !strcmp(de->d_name, KPTFILE_NAME) && fs_exists(t))
+      ; /* the local root Kptfile stays (merged by the caller) */
+    else if (overwrite && (rc = remove_for_overwrite(t)))
+      ;
     else if (S_ISLNK(st.st_mode)) {
       char target[PATH_MAX];
       ssize_t n = readlink(s, target, sizeof(target) - 1);
@@ -326,13 +353,78 @@ static int write_root_kptfile(const char *dir, const char *name, const kptfile_g
   return rc;
 }
 
+typedef struct fetch_mem {
+  krm_pkg *p;    /* the YAML files pkg_add_merge_comments would read, parsed */
+  char **exec;   /* those of them that are executable (package-relative) */
+  size_t nexec, capexec;
+  bool fallback; /* something only the on-disk path handles exactly */
+} fetch_mem;
+
+/* gitfetch visitor: takes the YAML files but Kptfiles (hidden ones too, as kpt), parsed from
+ * the blob, so they are written once with their merge comments instead of written, read
+ * back and written again. Over-deep or over-large files are left to the on-disk path
+ * (fallback), which keeps its exact behaviour (and errors) for them. */
+static int fetch_keep_yaml(void *ctx, const char *rel, const void *data, size_t len, bool executable) {
+  fetch_mem *m = ctx;
+  const char *base = strrchr(rel, '/');
+  base = base ? base + 1 : rel;
+  if (!krm_is_yaml_name(base) || !strcmp(base, KPTFILE_NAME))
+    return 0;
+  int depth = 0; /* hidden files too: kpt pkg get adds merge comments there as well */
+  for (const char *c = rel; *c; c++)
+    depth += *c == '/';
+  if (depth > 60 || len > KRM_MAX_FILE) {
+    m->fallback = true;
+    return 0;
+  }
+  if (executable) { /* kpt keeps the mode of the files it adds merge comments to */
+    if (m->nexec == m->capexec) {
+      size_t cap = m->capexec ? m->capexec * 2 : 8;
+      char **n = realloc(m->exec, cap * sizeof(*n));
+      if (!n)
+        return error_set(ERR_NOMEM, "out of memory");
+      m->exec = n;
+      m->capexec = cap;
+    }
+    if (!(m->exec[m->nexec] = str_dup(rel)))
+      return ERR_NOMEM;
+    m->nexec++;
+  }
+  int rc = krm_pkg_add_text(m->p, rel, data, len);
+  return rc ? rc : 1;
+}
+
 /* Exports repo@commit:directory into `dest` with kpt's merge comments added. */
 static int fetch_into(gitfetch_repo *repo, const char *commit, const char *directory, const char *dest) {
-  int rc = gitfetch_export(repo, commit, directory, dest);
-  if (!rc)
-    rc = pkg_add_merge_comments(dest);
+  fetch_mem m = {krm_pkg_new(), NULL, 0, 0, false};
+  if (!m.p)
+    return ERR_NOMEM;
+  int rc = gitfetch_export_visit(repo, commit, directory, dest, fetch_keep_yaml, &m);
+  if (!rc && m.fallback) {
+    /* files krm_pkg_read treats specially: write the taken files as they came (an
+     * untouched parse writes its input back byte for byte) and take the on-disk path */
+    rc = krm_pkg_write_scratch(m.p, dest);
+    if (!rc)
+      rc = pkg_add_merge_comments(dest);
+  } else if (!rc) {
+    rc = pkg_comments_in_memory(m.p);
+    if (!rc)
+      rc = krm_pkg_write_scratch(m.p, dest);
+  }
+  for (size_t i = 0; i < m.nexec; i++) {
+    char *full = rc ? NULL : fs_join(dest, m.exec[i]);
+    if (!rc && (!full || chmod(full, 0755) != 0))
+      rc = full ? error_set_errno(ERR_IO, "cannot chmod %s", full) : ERR_NOMEM;
+    free(full);
+    free(m.exec[i]);
+  }
+  free(m.exec);
+  krm_pkg_free(m.p);
   return rc;
 }
+
+/* See below (after the update code it shares). */
+static int fetch_unfetched(const char *dir, const char *label, FILE *log, size_t *count);
 
 int pkg_get(const char *arg, const char *dest, const char *strategy, FILE *log, char **created_out) {
   gitfetch_spec spec;
@@ -395,6 +487,9 @@ int pkg_get(const char *arg, const char *dest, const char *strategy, FILE *log, 
   kptfile_git up = {spec.repo, spec.directory, ref, NULL};
   if ((rc = write_root_kptfile(tmp, name, &up, commit, strategy ? strategy : "resource-merge")))
     goto done;
+  size_t fetched = 1;
+  if ((rc = fetch_unfetched(tmp, pkgname, log, &fetched)))
+    goto done;
   if (rename(tmp, target) != 0) {
     rc = error_set_errno(ERR_IO, "cannot move the package to %s", target);
     goto done;
@@ -402,7 +497,7 @@ int pkg_get(const char *arg, const char *dest, const char *strategy, FILE *log, 
   free(tmp);
   tmp = NULL;
   if (log)
-    fprintf(log, "\nFetched 1 package(s).\n");
+    fprintf(log, "\nFetched %zu package(s).\n", fetched);
   if (created_out) {
     *created_out = target;
     target = NULL;
@@ -520,21 +615,9 @@ static bool same_text(const yml_node *a, const yml_node *b) {
 }
 
 typedef struct new_doc {
-  char *path;
-  size_t index;
-  size_t order;
+  krm_place at;   /* first member: sorted with krm_place_cmp */
   yml_node *node; /* owned until placed */
 } new_doc;
-
-static int cmp_new_doc(const void *a, const void *b) {
-  const new_doc *x = a, *y = b;
-  int c = strcmp(x->path, y->path);
-  if (c)
-    return c;
-  if (x->index != y->index)
-    return x->index < y->index ? -1 : 1;
-  return x->order < y->order ? -1 : x->order > y->order;
-}
 
 /* Merges the resources of one package (no subpackages, no Kptfile): local is edited in
  * memory and written back into `ldir`. */
@@ -593,12 +676,12 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
     if (find_res(&O, u->key) || find_res(&L, u->key))
       continue;
     new_doc *a = &adds[nadds];
-    a->path = str_dup(u->file->path);
-    a->index = u->doc;
-    a->order = nadds;
+    a->at.path = str_dup(u->file->path);
+    a->at.index = (long)u->doc;
+    a->at.order = nadds;
     a->node = yml_node_copy(u->node);
-    if (!a->path || !a->node) {
-      free(a->path);
+    if (!a->at.path || !a->node) {
+      free(a->at.path);
       yml_node_free(a->node);
       rc = ERR_NOMEM;
       break;
@@ -611,7 +694,7 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
   }
   if (rc)
     goto done;
-  qsort(adds, nadds, sizeof(*adds), cmp_new_doc);
+  qsort(adds, nadds, sizeof(*adds), krm_place_cmp);
   /* apply drops, file by file, highest document first */
   for (size_t i = L.n; i > 0 && !rc; i--)
     if (drop[i - 1])
@@ -619,25 +702,25 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
   /* place additions: after the local documents whose original index is not larger */
   for (size_t i = 0; i < nadds && !rc; i++) {
     new_doc *a = &adds[i];
-    krm_file *f = krm_pkg_file(lp, a->path);
+    krm_file *f = krm_pkg_file(lp, a->at.path);
     if (!f) {
       yml_file *nf = yml_file_new();
       if (!nf) {
         rc = ERR_NOMEM;
         break;
       }
-      if ((rc = krm_pkg_put(lp, a->path, nf)))
+      if ((rc = krm_pkg_put(lp, a->at.path, nf)))
         break;
-      f = krm_pkg_file(lp, a->path);
+      f = krm_pkg_file(lp, a->at.path);
     }
     /* position: count surviving local docs with index <= a->index, plus additions before */
     size_t pos = 0;
     for (size_t j = 0; j < L.n; j++)
-      if (L.items[j].file == f && !drop[j] && L.items[j].doc <= a->index)
+      if (L.items[j].file == f && !drop[j] && (long)L.items[j].doc <= a->at.index)
         pos++;
     /* non-resource documents of the file count by their own position */
     for (size_t j = 0; j < i; j++)
-      if (!strcmp(adds[j].path, a->path))
+      if (!strcmp(adds[j].at.path, a->at.path))
         pos++;
     rc = yml_file_insert_doc(f->yaml, pos, a->node);
     a->node = NULL;
@@ -663,7 +746,7 @@ static int merge_resources(const char *ldir, const char *odir, const char *udir,
   }
 done:
   for (size_t i = 0; adds && i < nadds; i++) {
-    free(adds[i].path);
+    free(adds[i].at.path);
     yml_node_free(adds[i].node);
   }
   free(adds);
@@ -977,7 +1060,7 @@ static int merge_tree(const char *ldir, const char *odir, const char *udir, merg
     rc = find_subpackages(odir, &subs);
   if (!rc)
     rc = find_subpackages(udir, &subs);
-  if (!rc)
+  if (!rc && subs.n > 1)
     qsort(subs.v, subs.n, sizeof(*subs.v), cmp_depth);
   if (!rc)
     rc = merge_one(ldir, odir, udir, rep);
@@ -1132,72 +1215,224 @@ static int replace_with(const char *ldir, const char *udir) {
   return rc;
 }
 
-int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, FILE *log) {
+/* kpt's copy-merge (CopyMergeUpdater in kpt's internal/util/update/copy-merge.go, the
+ * strategy Porch uses): the local root Kptfile is merged three-way as in resource-merge;
+ * every file of `udir`, subpackages included, is copied over the local one (local edits
+ * to those files are lost); files and directories that `odir` had and `udir` no longer
+ * has are removed from the local package (RemoveStaleItems); local-only files stay. A
+ * removed directory that still holds local files is an error, as in kpt (os.Remove). */
+static int copy_merge(const char *ldir, const char *odir, const char *udir, merge_report *rep) {
+  int rc = merge_kptfile(ldir, odir, udir, rep);
+  size_t count = 0;
+  if (!rc)
+    rc = copy_tree_mode(udir, ldir, 0, &count, true);
+  name_set files = {0}, dirs = {0};
+  if (!rc)
+    rc = list_tree(ldir, &files, &dirs);
+  for (size_t pass = 0; pass < 2 && !rc; pass++) {
+    name_set *set = pass ? &dirs : &files;
+    if (pass && dirs.n > 1)
+      qsort(dirs.v, dirs.n, sizeof(*dirs.v), cmp_depth);
+    for (size_t i = set->n; i > 0 && !rc; i--) { /* directories: deepest first */
+      const char *rel = set->v[i - 1];
+      if (!strcmp(rel, KPTFILE_NAME))
+        continue;
+      char *u = fs_join(udir, rel), *o = fs_join(odir, rel), *l = fs_join(ldir, rel);
+      if (!u || !o || !l)
+        rc = ERR_NOMEM;
+      else if (!fs_exists(u) && fs_exists(o) && (pass ? rmdir(l) : unlink(l)) != 0)
+        rc = error_set_errno(ERR_IO, "cannot remove %s (deleted upstream)", rel);
+      free(u);
+      free(o);
+      free(l);
+    }
+  }
+  name_set_free(&files);
+  name_set_free(&dirs);
+  return rc;
+}
+
+/* ---- get: subpackages with an upstream of their own ----------------------------------- */
+
+#define PKG_MAX_UNFETCHED 256
+
+/* Fills the unfetched subpackage at `sdir` (a Kptfile with a git upstream and no
+ * upstreamLock) from its own upstream, as kpt's fetch.Command does for a subpackage: the
+ * upstream's Kptfile merged into the local one (local name and upstream kept), the
+ * upstream's files copied in (with merge comments), the upstreamLock set. `work` is a
+ * fresh scratch directory. Sets *done when it was unfetched (and is now fetched). */
+static int fetch_one_unfetched(const char *sdir, const char *work, const char *label, FILE *log,
+                               bool *done) {
+  *done = false;
   kptfile *k = NULL;
+  int rc = kptfile_read(&k, sdir);
+  if (rc)
+    return rc;
+  kptfile_git up, lock;
+  const char *st = NULL;
+  if (kptfile_upstream(k, &up, &st) || !up.repo ||
+      (!kptfile_upstream_lock(k, &lock) && lock.commit)) {
+    kptfile_free(k);
+    return 0; /* local, or already fetched */
+  }
+  char *repo_url = str_dup(up.repo), *directory = str_dup(up.directory ? up.directory : "/");
+  char *ref = up.ref ? str_dup(up.ref) : NULL;
+  kptfile_free(k);
+  k = NULL;
   gitfetch_repo *repo = NULL;
-  char *work = NULL, *local = NULL, *origin = NULL, *updated = NULL;
-  char *repo_url = NULL, *directory = NULL, *ref = NULL, *strategy = NULL, *lock_commit = NULL;
   char commit[41];
-  merge_report own = {0};
-  merge_report *rep = report ? report : &own;
-  size_t conflicts_before = rep->n;
+  char *updated = fs_join(work, "updated");
+  rc = repo_url && directory && updated ? 0 : ERR_NOMEM;
+  if (!rc)
+    rc = gitfetch_open(&repo, repo_url);
+  if (!rc && !ref && !(ref = gitfetch_default_branch(repo)))
+    rc = ERR_NOMEM;
+  if (!rc)
+    rc = gitfetch_resolve(repo, ref, commit);
+  if (!rc && log)
+    fprintf(log, "\nPackage \"%s\":\nFetching %s@%s\n", label, repo_url, ref);
+  if (!rc)
+    rc = fetch_into(repo, commit, directory, updated);
+  if (!rc)
+    rc = merge_kptfile(sdir, NULL, updated, NULL);
+  size_t count = 0;
+  if (!rc)
+    rc = copy_tree_mode(updated, sdir, 0, &count, true);
+  if (!rc)
+    rc = kptfile_read(&k, sdir);
+  if (!rc) {
+    kptfile_git nl = {repo_url, directory, ref, commit};
+    rc = kptfile_set_upstream_lock(k, &nl);
+    if (!rc)
+      rc = kptfile_write(k, sdir);
+  }
+  if (!rc)
+    *done = true;
+  kptfile_free(k);
+  gitfetch_close(repo);
+  free(repo_url);
+  free(directory);
+  free(ref);
+  free(updated);
+  return rc;
+}
+
+/* kpt pkg get's second pass: every subpackage of the fetched tree `dir` whose Kptfile has
+ * a git upstream but no upstreamLock ("unfetched") is fetched from its own upstream,
+ * parents before children, including what those fetches bring (kpt's get.Command, a
+ * stack of packages). `*count` counts fetched packages. */
+static int fetch_unfetched(const char *dir, const char *label, FILE *log, size_t *count) {
+  int rc = 0;
+  for (size_t round = 0; !rc; round++) {
+    name_set subs = {0};
+    rc = find_subpackages(dir, &subs);
+    if (!rc && subs.n > 1)
+      qsort(subs.v, subs.n, sizeof(*subs.v), cmp_depth);
+    bool any = false;
+    for (size_t i = 0; i < subs.n && !rc && !any; i++) {
+      char *sdir = fs_join(dir, subs.v[i]);
+      char *slabel = str_printf("%s/%s", label, subs.v[i]);
+      char *work = NULL;
+      if (!sdir || !slabel)
+        rc = ERR_NOMEM;
+      else if (*count > PKG_MAX_UNFETCHED)
+        rc = error_set(ERR_LIMIT, "more than %d packages to fetch", PKG_MAX_UNFETCHED);
+      else if (!(rc = sibling_tmpdir(dir, "fetch", &work)))
+        rc = fetch_one_unfetched(sdir, work, slabel, log, &any);
+      if (work) {
+        fs_remove_tree(work);
+        free(work);
+      }
+      free(sdir);
+      free(slabel);
+    }
+    name_set_free(&subs);
+    if (!any)
+      break;
+    ++*count; /* one fetched; look again (it may have brought unfetched ones) */
+  }
+  return rc;
+}
+
+/* Where one package's update gets its data, read from its Kptfile (and the options). */
+typedef struct update_src {
+  char *repo_url, *directory, *ref, *strategy;
+  char *lock_commit; /* NULL: no upstreamLock (origin is empty, as kpt's nilRepoClone) */
+} update_src;
+
+static void update_src_free(update_src *u) {
+  free(u->repo_url);
+  free(u->directory);
+  free(u->ref);
+  free(u->strategy);
+  free(u->lock_commit);
+  memset(u, 0, sizeof(*u));
+}
+
+/* Reads the upstream of the package at `dir` into `u`, `ref` and `strategy` overriding the
+ * Kptfile's when not NULL. `need_lock`: a missing upstreamLock is ERR_INVALID (the root),
+ * else an empty origin. ERR_NOTFOUND when there is no Kptfile, ERR_INVALID when there is
+ * no git upstream or the strategy is unknown. */
+static int update_src_read(const char *dir, const char *ref, const char *strategy, bool need_lock,
+                           update_src *u) {
+  memset(u, 0, sizeof(*u));
+  kptfile *k = NULL;
   int rc = kptfile_read(&k, dir);
   if (rc)
-    goto done;
+    return rc;
   kptfile_git up, lock;
   const char *st = NULL;
   if (kptfile_upstream(k, &up, &st) || !up.repo) {
     rc = error_set(ERR_INVALID, "%s/Kptfile: package has no git upstream to update from", dir);
-    goto done;
-  }
-  if (kptfile_upstream_lock(k, &lock) || !lock.commit) {
+  } else if ((kptfile_upstream_lock(k, &lock) || !lock.commit) && need_lock) {
     rc = error_set(ERR_INVALID, "%s/Kptfile: package has no upstreamLock commit", dir);
-    goto done;
-  }
-  repo_url = str_dup(up.repo);
-  directory = str_dup(up.directory ? up.directory : "/");
-  ref = str_dup(o && o->ref ? o->ref : (up.ref ? up.ref : "main"));
-  strategy = str_dup(o && o->strategy ? o->strategy : (st ? st : "resource-merge"));
-  lock_commit = str_dup(lock.commit);
-  if (!repo_url || !directory || !ref || !strategy || !lock_commit) {
-    rc = ERR_NOMEM;
-    goto done;
-  }
-  if (!kptfile_strategy_valid(strategy) || !strcmp(strategy, "copy-merge")) {
-    rc = error_set(ERR_INVALID, "unsupported update strategy \"%s\" (want resource-merge, "
-                                "fast-forward or force-delete-replace)", strategy);
-    goto done;
+  } else {
+    bool locked = !kptfile_upstream_lock(k, &lock) && lock.commit;
+    u->repo_url = str_dup(up.repo);
+    u->directory = str_dup(up.directory ? up.directory : "/");
+    u->ref = str_dup(ref ? ref : (up.ref ? up.ref : "main"));
+    u->strategy = str_dup(strategy ? strategy : (st ? st : "resource-merge"));
+    u->lock_commit = locked ? str_dup(lock.commit) : NULL;
+    if (!u->repo_url || !u->directory || !u->ref || !u->strategy || (locked && !u->lock_commit))
+      rc = ERR_NOMEM;
+    else if (!kptfile_strategy_valid(u->strategy))
+      rc = error_set(ERR_INVALID, "unsupported update strategy \"%s\" (want resource-merge, "
+                                  "fast-forward, force-delete-replace or copy-merge)", u->strategy);
   }
   kptfile_free(k);
-  k = NULL;
-  if (log)
-    fprintf(log, "Package \"%s\":\nFetching upstream from %s@%s\n", dir, repo_url, ref);
-  if ((rc = gitfetch_open(&repo, repo_url)) || (rc = gitfetch_resolve(repo, ref, commit)))
-    goto done;
-  /* scratch space beside the package: origin, updated, and the new local */
-  if ((rc = sibling_tmpdir(dir, "update", &work)))
-    goto done;
-  origin = fs_join(work, "origin");
-  updated = fs_join(work, "updated");
-  local = fs_join(work, "local");
-  if (!origin || !updated || !local) {
-    rc = ERR_NOMEM;
-    goto done;
-  }
-  if ((rc = fetch_into(repo, lock_commit, directory, origin)))
-    goto done;
-  if ((rc = fetch_into(repo, commit, directory, updated)))
-    goto done;
-  size_t count = 0;
-  if ((rc = copy_tree(dir, local, 0, &count)))
-    goto done;
-  if ((rc = pkg_add_merge_comments(local)))
-    goto done;
-  if (log)
-    fprintf(log, "Updating package \"%s\" with strategy \"%s\".\n", dir, strategy);
-  if (!strcmp(strategy, "resource-merge")) {
+  if (rc)
+    update_src_free(u);
+  return rc;
+}
+
+/* Updates the package in `local` (a scratch copy, edited in place) from `u`: origin and
+ * updated are fetched under `work` (a fresh scratch directory), the strategy applied, and
+ * the Kptfile's upstream and upstreamLock set. `label` names the package in the log. */
+static int update_one(const char *local, const char *work, const char *label, const update_src *u,
+                      merge_report *rep, FILE *log) {
+  gitfetch_repo *repo = NULL;
+  kptfile *k = NULL;
+  char commit[41];
+  char *origin = fs_join(work, "origin"), *updated = fs_join(work, "updated");
+  int rc = origin && updated ? 0 : ERR_NOMEM;
+  if (!rc && log)
+    fprintf(log, "Package \"%s\":\nFetching upstream from %s@%s\n", label, u->repo_url, u->ref);
+  if (!rc && !(rc = gitfetch_open(&repo, u->repo_url)))
+    rc = gitfetch_resolve(repo, u->ref, commit);
+  if (!rc)
+    rc = u->lock_commit ? fetch_into(repo, u->lock_commit, u->directory, origin)
+                        : fs_mkdir_p(origin, 0755);
+  if (!rc)
+    rc = fetch_into(repo, commit, u->directory, updated);
+  if (!rc)
+    rc = pkg_add_merge_comments(local);
+  if (!rc && log)
+    fprintf(log, "Updating package \"%s\" with strategy \"%s\".\n", label, u->strategy);
+  if (rc) {
+    /* nothing more */
+  } else if (!strcmp(u->strategy, "resource-merge")) {
     rc = merge_tree(local, origin, updated, rep);
-  } else if (!strcmp(strategy, "fast-forward")) {
+  } else if (!strcmp(u->strategy, "fast-forward")) {
     name_set changed = {0};
     rc = local_changes(local, origin, &changed);
     if (!rc && changed.n) {
@@ -1210,47 +1445,160 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
     name_set_free(&changed);
     if (!rc)
       rc = replace_with(local, updated);
+  } else if (!strcmp(u->strategy, "copy-merge")) {
+    rc = copy_merge(local, origin, updated, rep);
   } else {
     rc = replace_with(local, updated);
   }
+  /* the new upstream and lock */
+  if (!rc)
+    rc = kptfile_read(&k, local);
+  if (!rc) {
+    kptfile_git nu = {u->repo_url, u->directory, u->ref, NULL};
+    rc = kptfile_set_upstream(k, &nu, u->strategy);
+    nu.commit = commit;
+    if (!rc)
+      rc = kptfile_set_upstream_lock(k, &nu);
+    if (!rc && yml_file_touched(k->yaml))
+      rc = kptfile_write(k, local);
+  }
+  kptfile_free(k);
+  gitfetch_close(repo);
+  free(origin);
+  free(updated);
+  return rc;
+}
+
+#define PKG_MAX_NESTED_DEPTH 16
+#define PKG_MAX_NESTED 256
+
+/* Does the Kptfile in `dir` name a git upstream? */
+static int has_git_upstream(const char *dir, bool *out) {
+  kptfile *k = NULL;
+  int rc = kptfile_read(&k, dir);
   if (rc)
+    return rc;
+  kptfile_git up;
+  const char *st = NULL;
+  *out = !kptfile_upstream(k, &up, &st) && up.repo;
+  kptfile_free(k);
+  return 0;
+}
+
+static int cmp_rel_paths(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int note_direct_subpackage(void *ctx, const char *rel, const char *full, const char *name,
+                                  bool is_dir) {
+  if (name[0] == '.')
+    return WALK_SKIP;
+  if (!is_dir)
+    return 0;
+  char *kf = fs_join(full, KPTFILE_NAME);
+  bool sub = kf && fs_exists(kf);
+  free(kf);
+  if (!kf)
+    return ERR_NOMEM;
+  if (!sub)
+    return 0;
+  int rc = name_set_add(ctx, rel);
+  return rc ? rc : WALK_SKIP; /* its own subpackages are its business */
+}
+
+/* kpt's second pass: after a package is updated, each of its direct subpackages (the
+ * nearest directories with a Kptfile) whose Kptfile has a git upstream of its own is
+ * updated from that upstream, at its own ref, with its own strategy, and so on down
+ * (kpt's update.Command.Run, a stack of packages seeded with the root). Subpackages
+ * without an upstream are part of their parent and are not descended into. `pkgdir` is in
+ * the scratch copy; `label` its name in the log; `*count` counts updated packages. */
+static int update_nested(const char *pkgdir, const char *label, const char *work, merge_report *rep,
+                         FILE *log, int depth, size_t *count) {
+  if (depth > PKG_MAX_NESTED_DEPTH)
+    return error_set(ERR_LIMIT, "%s: packages with their own upstream nested deeper than %d", label,
+                     PKG_MAX_NESTED_DEPTH);
+  name_set subs = {0};
+  int rc = walk_tree(pkgdir, note_direct_subpackage, &subs);
+  if (!rc && subs.n > 1)
+    qsort(subs.v, subs.n, sizeof(*subs.v), cmp_rel_paths);
+  for (size_t i = 0; i < subs.n && !rc; i++) {
+    char *sdir = fs_join(pkgdir, subs.v[i]);
+    char *slabel = str_printf("%s/%s", label, subs.v[i]);
+    char *swork = str_printf("%s/n%zu", work, *count);
+    update_src u = {0};
+    if (!sdir || !slabel || !swork) {
+      rc = ERR_NOMEM;
+    } else if (++*count > PKG_MAX_NESTED) {
+      rc = error_set(ERR_LIMIT, "more than %d packages with their own upstream", PKG_MAX_NESTED);
+    } else {
+      bool own = false;
+      rc = has_git_upstream(sdir, &own);
+      if (!rc && !own)
+        --*count; /* no upstream of its own: part of its parent */
+      else if (!rc)
+        rc = update_src_read(sdir, NULL, NULL, false, &u);
+      if (!rc && own) {
+        if (log)
+          fprintf(log, "\n");
+        rc = fs_mkdir_p(swork, 0700);
+        if (!rc)
+          rc = update_one(sdir, swork, slabel, &u, rep, log);
+        if (!rc)
+          rc = update_nested(sdir, slabel, work, rep, log, depth + 1, count);
+      }
+    }
+    update_src_free(&u);
+    free(sdir);
+    free(slabel);
+    free(swork);
+  }
+  name_set_free(&subs);
+  return rc;
+}
+
+int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, FILE *log) {
+  char *work = NULL, *local = NULL, *rootwork = NULL;
+  merge_report own = {0};
+  merge_report *rep = report ? report : &own;
+  size_t conflicts_before = rep->n;
+  update_src u = {0};
+  int rc = update_src_read(dir, o && o->ref ? o->ref : NULL, o ? o->strategy : NULL, true, &u);
+  if (rc)
+    goto done;
+  /* scratch space beside the package: origins, updated trees, and the new local */
+  if ((rc = sibling_tmpdir(dir, "update", &work)))
+    goto done;
+  local = fs_join(work, "local");
+  rootwork = fs_join(work, "root");
+  if (!local || !rootwork) {
+    rc = ERR_NOMEM;
+    goto done;
+  }
+  size_t count = 0;
+  if ((rc = copy_tree(dir, local, 0, &count)) || (rc = fs_mkdir_p(rootwork, 0700)))
+    goto done;
+  if ((rc = update_one(local, rootwork, dir, &u, rep, log)))
+    goto done;
+  size_t npkgs = 1;
+  if ((rc = update_nested(local, dir, work, rep, log, 1, &npkgs)))
     goto done;
   if (o && o->fail_on_conflict && rep->n > conflicts_before) {
     rc = error_set(ERR_CONFLICT, "%zu conflicting change(s) between local and upstream; package left unchanged",
                    rep->n - conflicts_before);
     goto done;
   }
-  /* the new upstream and lock */
-  if ((rc = kptfile_read(&k, local)))
-    goto done;
-  kptfile_git nu = {repo_url, directory, ref, NULL};
-  rc = kptfile_set_upstream(k, &nu, strategy);
-  nu.commit = commit;
-  if (!rc)
-    rc = kptfile_set_upstream_lock(k, &nu);
-  if (!rc && yml_file_touched(k->yaml))
-    rc = kptfile_write(k, local);
-  if (rc)
-    goto done;
   if ((rc = swap_into_place(local, dir)))
     goto done;
   if (log)
-    fprintf(log, "\nUpdated 1 package(s).\n");
+    fprintf(log, "\nUpdated %zu package(s).\n", npkgs);
 done:
   if (work)
     fs_remove_tree(work);
   merge_report_free(&own);
-  kptfile_free(k);
-  gitfetch_close(repo);
+  update_src_free(&u);
   free(work);
   free(local);
-  free(origin);
-  free(updated);
-  free(repo_url);
-  free(directory);
-  free(ref);
-  free(strategy);
-  free(lock_commit);
+  free(rootwork);
   return rc;
 }
 

@@ -1337,7 +1337,7 @@ bool yml_plain_safe(const char *s, size_t len) {
     if (c == '#' && i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t'))
       return false;
   }
-  if (!strcmp(s, "...") )
+  if (len >= 3 && !strncmp(s, "...", 3)) /* as yaml.v3: a document marker at column 0 */
     return false;
   return true;
 }

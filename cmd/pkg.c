@@ -114,7 +114,7 @@ static int cmd_init(int argc, char **argv) {
 static int cmd_get(int argc, char **argv) {
   if (wants_help(argc, argv)) {
     printf("Usage: portico pkg get REPO_URI[.git]/PKG_PATH[@VERSION] [LOCAL_DEST_DIRECTORY]\n"
-           "       [--strategy resource-merge|fast-forward|force-delete-replace]\n"
+           "       [--strategy resource-merge|fast-forward|force-delete-replace|copy-merge]\n"
            "Fetches a package from a Git repository, as `kpt pkg get`.\n");
     return 0;
   }
@@ -162,7 +162,7 @@ static int write_results(const char *dir, const merge_report *r) {
 static int cmd_update(int argc, char **argv) {
   if (wants_help(argc, argv)) {
     printf("Usage: portico pkg update [LOCAL_PKG_DIR[@VERSION]]\n"
-           "       [--strategy resource-merge|fast-forward|force-delete-replace]\n"
+           "       [--strategy resource-merge|fast-forward|force-delete-replace|copy-merge]\n"
            "       [--on-conflict warn|fail] [--results-dir DIR]\n"
            "Updates a package to a new upstream version, as `kpt pkg update`. Fields changed\n"
            "both locally and upstream take upstream's value (as kpt) and are reported on\n"

@@ -338,3 +338,183 @@ failed_update_case() { # CASE LOCAL_EDIT UPDATE_ARGS...
   update_case up30 "sed -i 's/^  selector:/  selector: null\n  oldsel:/' deploy.yaml" pkg@v2
   assert_same up30
 }
+
+# ---- duplicate merge keys (fuzz finding) ------------------------------------------------
+
+@test "diff update: list items repeating a merge key all take the merged first item (kyaml ElementSetter)" {
+  local r=$DIFF_ROOT/repos/dup
+  mkdir -p "$r" && git -C "$r" init -q -b main
+  printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: x\n      - name: a\n        image: y\n      - name: b\n        image: z\n' >"$r/d.yaml"
+  git_commit "$r" v1 v1
+  sed -i 's/image: x/image: x2/; s/image: y/image: y2/' "$r/d.yaml"
+  git_commit "$r" v2 v2
+  start_from dup1 file://$r.git@v1
+  local_edit dup1 "sed -i 's/image: z/image: zl/' d.yaml"
+  run_both dup1 pkg update pkg@v2
+  assert_same dup1
+  [ "$(grep -c 'image: x2' $DIFF_ROOT/cases/dup1/p/pkg/d.yaml)" -eq 2 ]
+}
+
+# ---- copy-merge -----------------------------------------------------------------------
+# Deliberate difference: kpt 1.0.0-beta.56 lists copy-merge as a Kptfile strategy but its
+# `pkg update` refuses it ("unrecognized update strategy copy-merge", after writing the new
+# ref into the Kptfile); kpt's later CopyMergeUpdater (internal/util/update/copy-merge.go,
+# used by Porch) implements it. Portico implements that: the Kptfile merged as in
+# resource-merge (kptfileutil.UpdateKptfile), every upstream file copied over the local
+# one (pkgutil.CopyPackage), files upstream deleted removed (pkgutil.RemoveStaleItems),
+# local-only files kept. The expected tree is built from kpt's own pieces: the files of
+# `kpt pkg update --strategy force-delete-replace`, the Kptfile of a resource-merge update,
+# and the local-only files.
+
+copy_merge_case() { # CASE LOCAL_EDIT REF
+  local name=$1 edit=$2 ref=$3 c=$DIFF_ROOT/cases/$1
+  start_from $name $URL/catalog/app@v1
+  [ -z "$edit" ] || local_edit $name "$edit"
+  cp -a $c/k/pkg $c/before
+  (cd $c/k && cp -a pkg rm && kpt pkg update rm@$ref >/dev/null 2>&1 &&
+    kpt pkg update pkg@$ref --strategy force-delete-replace >/dev/null 2>&1) || return 1
+  # local-only files (neither in the old nor in the new upstream) come back
+  (cd $c/before && find . -type f ! -path './Kptfile') | while read -r f; do
+    if ! git -C $DIFF_ROOT/repos/app cat-file -e v1:catalog/app/${f#./} 2>/dev/null &&
+       ! git -C $DIFF_ROOT/repos/app cat-file -e $ref:catalog/app/${f#./} 2>/dev/null; then
+      mkdir -p "$(dirname $c/k/pkg/$f)" && cp -a $c/before/$f $c/k/pkg/$f
+    fi
+  done
+  sed 's/updateStrategy: resource-merge/updateStrategy: copy-merge/; s/^  name: rm$/  name: pkg/' $c/k/rm/Kptfile >$c/k/pkg/Kptfile
+  rm -rf $c/k/rm
+  (cd $c/p && "$PORTICO_BIN" pkg update pkg@$ref --strategy copy-merge >$c/portico.out 2>&1)
+}
+
+@test "diff update: copy-merge (local edits to upstream files lost, local-only files kept, deletions applied)" {
+  copy_merge_case cm1 "sed -i 's/color: blue/color: red/' cm.yaml; echo 'a: 1' >local.yaml; mkdir -p mine && echo x >mine/notes.txt; echo more >>notes/extra.txt" v3
+  diff -r $DIFF_ROOT/cases/cm1/k $DIFF_ROOT/cases/cm1/p
+  [ -f $DIFF_ROOT/cases/cm1/p/pkg/local.yaml ] && [ ! -e $DIFF_ROOT/cases/cm1/p/pkg/notes/extra.txt ]
+  grep -q 'updateStrategy: copy-merge' $DIFF_ROOT/cases/cm1/p/pkg/Kptfile
+}
+
+@test "diff update: copy-merge takes upstream's Kptfile changes and keeps the local ones" {
+  copy_merge_case cm2 "sed -i 's/^  description: app package$/  site: https:\/\/local.example\n  description: app package/' Kptfile" v2
+  diff -r $DIFF_ROOT/cases/cm2/k $DIFF_ROOT/cases/cm2/p
+  grep -q 'site: https://local.example' $DIFF_ROOT/cases/cm2/p/pkg/Kptfile
+}
+
+@test "diff update: copy-merge is refused by kpt 1.0.0-beta.56 (the difference above)" {
+  start_from cm3 $URL/catalog/app@v1
+  run_both cm3 pkg update pkg@v2 --strategy copy-merge
+  [ "$(cat $DIFF_ROOT/cases/cm3/kpt.rc)" -ne 0 ]
+  grep -q 'unrecognized update strategy copy-merge' $DIFF_ROOT/cases/cm3/kpt.out
+  [ "$(cat $DIFF_ROOT/cases/cm3/portico.rc)" -eq 0 ]
+}
+
+@test "diff update: copy-merge refuses to drop a deleted directory holding local files (package untouched)" {
+  local r=$DIFF_ROOT/repos/cmdir
+  mkdir -p "$r/gone" && git -C "$r" init -q -b main
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: g\n' >"$r/gone/g.yaml"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k\n' >"$r/keep.yaml"
+  git_commit "$r" v1 v1
+  rm -rf "$r/gone"
+  git_commit "$r" v2 v2
+  start_from cm4 file://$r.git@v1
+  local p=$DIFF_ROOT/cases/cm4/p
+  echo mine >$p/pkg/gone/mine.txt
+  cp -a $p/pkg $p/before
+  run bash -c "cd $p && '$PORTICO_BIN' pkg update pkg@v2 --strategy copy-merge"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *gone* ]]
+  diff -r $p/before $p/pkg
+  # without the local file the directory goes
+  rm $p/pkg/gone/mine.txt
+  (cd $p && "$PORTICO_BIN" pkg update pkg@v2 --strategy copy-merge >/dev/null 2>&1)
+  [ ! -e $p/pkg/gone ] && [ -f $p/pkg/keep.yaml ]
+}
+
+# ---- subpackages with an upstream of their own ----------------------------------------
+# kpt (update.Command.Run, get.Command.Run) treats a subpackage whose Kptfile names its own
+# git upstream as a package of its own: `pkg update` of the parent then updates it from
+# that upstream at its own ref (after the parent; subpackages without an upstream are not
+# descended into), and `pkg get` fetches a subpackage that has an upstream but no
+# upstreamLock ("unfetched") from its upstream.
+
+make_lib_repo() { # NAME -> repos/NAME with lib/ at v1 (tag) on main
+  local r=$DIFF_ROOT/repos/$1
+  mkdir -p "$r/lib" && git -C "$r" init -q -b main
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: lib\ninfo:\n  description: lib v1\n' >"$r/lib/Kptfile"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: libcm\ndata:\n  v: "1"\n  w: a\n' >"$r/lib/cm.yaml"
+  git_commit "$r" v1 v1
+}
+
+@test "diff update: nested packages with their own upstream are updated from it (branch moved, tag pinned, local edit kept)" {
+  make_lib_repo other1
+  local o=$DIFF_ROOT/repos/other1 c=$DIFF_ROOT/cases/nest1
+  start_from nest1 $URL/catalog/app@v1
+  (cd $c/k && kpt pkg get file://$o.git/lib@main pkg/lib >/dev/null 2>&1 &&
+    kpt pkg get file://$o.git/lib@v1 pkg/libtag >/dev/null 2>&1) || { echo "kpt get failed"; return 1; }
+  rm -rf $c/p/pkg && cp -a $c/k/pkg $c/p/pkg
+  sed -i 's/v: "1"/v: "2"/' "$o/lib/cm.yaml" && sed -i 's/lib v1/lib v2/' "$o/lib/Kptfile"
+  git_commit "$o" v2 v2
+  local_edit nest1 "sed -i 's/w: a/w: local/' lib/cm.yaml libtag/cm.yaml"
+  run_both nest1 pkg update pkg@v2
+  assert_same nest1
+  grep -q 'v: "2"' $c/p/pkg/lib/cm.yaml && grep -q 'w: local' $c/p/pkg/lib/cm.yaml
+  grep -q 'v: "1"' $c/p/pkg/libtag/cm.yaml
+  grep -q 'Updated 3 package(s)' $c/portico.out
+}
+
+@test "diff update: a nested package's own upstream is used even when the parent does not change" {
+  make_lib_repo other2
+  local o=$DIFF_ROOT/repos/other2 c=$DIFF_ROOT/cases/nest2
+  start_from nest2 $URL/catalog/app@v1
+  (cd $c/k && kpt pkg get file://$o.git/lib@main pkg/sub/inner >/dev/null 2>&1) || return 1
+  rm -rf $c/p/pkg && cp -a $c/k/pkg $c/p/pkg
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: added\n' >"$o/lib/added.yaml"
+  git_commit "$o" v2 v2
+  run_both nest2 pkg update pkg@v1
+  assert_same nest2
+}
+
+@test "diff get: an unfetched subpackage is fetched from its own upstream, a fetched one kept" {
+  make_lib_repo other3
+  local o=$DIFF_ROOT/repos/other3 pub=$DIFF_ROOT/repos/pub
+  mkdir -p "$pub/pkg/unf" && git -C "$pub" init -q -b main
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n' >"$pub/pkg/Kptfile"
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: unf\nupstream:\n  type: git\n  git:\n    repo: file://%s\n    directory: /lib\n    ref: v1\n  updateStrategy: resource-merge\n' "$o" >"$pub/pkg/unf/Kptfile"
+  (cd "$pub/pkg" && kpt pkg get file://$o.git/lib@v1 vend >/dev/null 2>&1) || return 1
+  sed -i 's/w: a/w: vendored/' "$pub/pkg/vend/cm.yaml"
+  git_commit "$pub" v1 v1
+  run_both nest3 pkg get file://$pub.git/pkg@v1 got
+  assert_same nest3
+  [ -f $DIFF_ROOT/cases/nest3/p/got/unf/cm.yaml ]
+  grep -q 'w: vendored' $DIFF_ROOT/cases/nest3/p/got/vend/cm.yaml
+}
+
+@test "diff get: executable YAML keeps its mode, links inside are left out, hidden YAML gets merge comments (as kpt)" {
+  local r=$DIFF_ROOT/repos/odd
+  mkdir -p "$r/pkg/.hidden" && git -C "$r" init -q -b main
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n' >"$r/pkg/Kptfile"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: run\n' >"$r/pkg/run.yaml" && chmod +x "$r/pkg/run.yaml"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: real\n' >"$r/pkg/real.yaml"
+  ln -s real.yaml "$r/pkg/alias.yaml"
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hid\n' >"$r/pkg/.hidden/h.yaml"
+  git_commit "$r" v1 v1
+  run_both odd1 pkg get file://$r.git/pkg@v1 out
+  assert_same odd1
+  # same modes and link-ness as kpt
+  for f in run.yaml alias.yaml real.yaml; do
+    [ "$(stat -c %A $DIFF_ROOT/cases/odd1/k/out/$f)" = "$(stat -c %A $DIFF_ROOT/cases/odd1/p/out/$f)" ]
+  done
+}
+
+@test "diff get: 500 resources in 50 files (the benchmark's package, in memory)" {
+  local r=$DIFF_ROOT/repos/big
+  mkdir -p "$r/pkg" && git -C "$r" init -q -b main
+  printf 'apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n' >"$r/pkg/Kptfile"
+  for f in $(seq 1 50); do
+    for i in $(seq 1 10); do
+      [ "$i" -gt 1 ] && echo '---'
+      printf '# r%s\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d-%s-%s\n  namespace: ns-%s\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: "app:1"\n' $i $f $i $f
+    done >"$r/pkg/f$f.yaml"
+  done
+  git_commit "$r" v1 v1
+  run_both big1 pkg get file://$r.git/pkg@v1 out
+  assert_same big1
+}

@@ -132,6 +132,42 @@ START_TEST(resource_list_rejects_escaping_paths) {
 }
 END_TEST
 
+START_TEST(resource_list_items_written_back_parse) {
+  /* a top-level key reading like a document marker is quoted at column 0 */
+  const char *text = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
+                     "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: m\n  ... x: 1\n";
+  yml_file *f = parse_ok(text);
+  krm_pkg *p = NULL;
+  ck_assert_int_eq(krm_rl_to_pkg(&p, yml_file_doc(f, 0)), 0);
+  ck_assert_int_eq(p->nfiles, 1);
+  buf out = BUF_INIT;
+  ck_assert_int_eq(yml_file_write(p->files[0].yaml, &out), 0);
+  ck_assert_ptr_nonnull(strstr(buf_cstr(&out), "\"... x\": 1"));
+  yml_file *g = parse_ok(buf_cstr(&out));
+  yml_file_free(g);
+  buf_free(&out);
+  krm_pkg_free(p);
+  yml_file_free(f);
+  /* a non-string mapping key is not KRM */
+  f = parse_ok("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- ? {a: b}\n  : c\n");
+  ck_assert_int_eq(krm_rl_to_pkg(&p, yml_file_doc(f, 0)), ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(error_message(), "not a string"));
+  yml_file_free(f);
+}
+END_TEST
+
+START_TEST(place_order) {
+  krm_place v[] = {{"b.yaml", 0, 0}, {"a.yaml", 2, 1}, {"a.yaml", 1, 3}, {"a.yaml", 1, 2}};
+  qsort(v, 4, sizeof(*v), krm_place_cmp);
+  ck_assert_str_eq(v[0].path, "a.yaml");
+  ck_assert_int_eq(v[0].index, 1);
+  ck_assert_uint_eq(v[0].order, 2);
+  ck_assert_uint_eq(v[1].order, 3);
+  ck_assert_int_eq(v[2].index, 2);
+  ck_assert_str_eq(v[3].path, "b.yaml");
+}
+END_TEST
+
 static int kf_parse(const char *text) {
   kptfile *k = NULL;
   int rc = kptfile_parse(&k, "Kptfile", text, strlen(text));
@@ -208,6 +244,8 @@ static Suite *krm_suite(void) {
   tcase_add_test(tc, seq_indent_detection);
   tcase_add_test(tc, resource_list_round_trip);
   tcase_add_test(tc, resource_list_rejects_escaping_paths);
+  tcase_add_test(tc, resource_list_items_written_back_parse);
+  tcase_add_test(tc, place_order);
   tcase_add_test(tc, kptfile_validation);
   tcase_add_test(tc, kptfile_upstream_in_kpt_order);
   suite_add_tcase(s, tc);

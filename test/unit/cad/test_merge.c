@@ -71,6 +71,23 @@ START_TEST(associative_lists) {
 }
 END_TEST
 
+START_TEST(duplicate_merge_keys_all_take_the_merged_item) {
+  /* kyaml's ElementSetter sets every element matching the key: both "a" items become the
+   * merge of the first ones (kpt 1.0.0-beta.56 writes x2 twice) */
+  check("l:\n- name: a\n  v: x\n- name: a\n  v: y\n- name: b\n  v: z\n",
+        "l:\n- name: a\n  v: x\n- name: a\n  v: y\n- name: b\n  v: z\n",
+        "l:\n- name: a\n  v: x2\n- name: a\n  v: y2\n- name: b\n  v: z\n",
+        "l:\n- name: a\n  v: x2\n- name: a\n  v: x2\n- name: b\n  v: z\n", 0);
+  /* deleted upstream: every duplicate goes */
+  check("l:\n- name: a\n  v: x\n- name: b\n- name: a\n  v: y\n",
+        "l:\n- name: a\n  v: x\n- name: b\n- name: a\n  v: y\n", "l:\n- name: b\n",
+        "l:\n- name: b\n", 0);
+  /* and a second merge changes nothing (the fuzz target's idempotence) */
+  const char *once = "l:\n- name: a\n  v: x2\n- name: a\n  v: x2\n";
+  check(once, once, once, once, 0);
+}
+END_TEST
+
 START_TEST(plain_lists_replace) {
   check("l: [a, b]\n", "l: [a, b]\n", "l: [a, b, c]\n", "l: [a, b, c]\n", 0);
   check("l: [a, x]\n", "l: [a, b]\n", "l: [a, b]\n", "l: [a, x]\n", 0);
@@ -121,6 +138,7 @@ static Suite *merge_suite(void) {
   tcase_add_test(tc, scalars);
   tcase_add_test(tc, fields_added_and_removed);
   tcase_add_test(tc, associative_lists);
+  tcase_add_test(tc, duplicate_merge_keys_all_take_the_merged_item);
   tcase_add_test(tc, plain_lists_replace);
   tcase_add_test(tc, report_file);
   tcase_add_test(tc, shape_mismatch_is_an_error);

@@ -677,7 +677,7 @@ static int column_at(parse_ctx *c, size_t pos) {
   return (int)(pos - ls);
 }
 
-int yml_build_scalar(parse_ctx *c, size_t s, size_t en, size_t line, const char *value,
+int yml_build_scalar(parse_ctx *c, size_t s, size_t en, size_t line, int col, const char *value,
                      size_t len, yml_style style, const char *tag, const char *anchor) {
   yml_node *n = arena_node(c->f->src, YML_SCALAR);
   if (!n || !(n->value = arena_strndup(c->f->src, value, len)))
@@ -691,7 +691,7 @@ int yml_build_scalar(parse_ctx *c, size_t s, size_t en, size_t line, const char 
   }
   set_source(c, n, s, en);
   n->line = (int)line + 1;
-  n->col = column_at(c, n->pstart);
+  n->col = col >= 0 ? col : column_at(c, n->pstart);
   n->mem |= MEM_PURE;
   n->subtree = 1;
   return anchor_attach(c, n);
@@ -723,7 +723,7 @@ int yml_build_alias(parse_ctx *c, size_t s, size_t en, size_t line, size_t colum
   return attach(c, n);
 }
 
-int yml_build_start(parse_ctx *c, yml_kind kind, yml_style style, size_t s, size_t line,
+int yml_build_start(parse_ctx *c, yml_kind kind, yml_style style, size_t s, size_t line, int col,
                     const char *tag, const char *anchor) {
   yml_file *f = c->f;
   if (c->depth >= YML_MAX_DEPTH)
@@ -740,7 +740,7 @@ int yml_build_start(parse_ctx *c, yml_kind kind, yml_style style, size_t s, size
   n->pstart = n->cstart = s;
   n->end = s;
   n->line = (int)line + 1;
-  n->col = column_at(c, s);
+  n->col = col >= 0 ? col : column_at(c, s);
   int rc = anchor_attach(c, n);
   if (rc)
     return rc;
@@ -795,7 +795,7 @@ static int handle_event(parse_ctx *c, yaml_event_t *e) {
     case YAML_FOLDED_SCALAR_STYLE: st = YML_FOLDED; break;
     default: st = YML_PLAIN; break;
     }
-    return yml_build_scalar(c, s, en, line, (const char *)e->data.scalar.value,
+    return yml_build_scalar(c, s, en, line, -1, (const char *)e->data.scalar.value,
                             e->data.scalar.length, st, (const char *)e->data.scalar.tag,
                             (const char *)e->data.scalar.anchor);
   }
@@ -806,13 +806,13 @@ static int handle_event(parse_ctx *c, yaml_event_t *e) {
     return yml_build_start(c, YML_MAP,
                            e->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE ? YML_FLOW
                                                                                   : YML_BLOCK,
-                           s, line, (const char *)e->data.mapping_start.tag,
+                           s, line, -1, (const char *)e->data.mapping_start.tag,
                            (const char *)e->data.mapping_start.anchor);
   case YAML_SEQUENCE_START_EVENT:
     return yml_build_start(c, YML_SEQ,
                            e->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE ? YML_FLOW
                                                                                     : YML_BLOCK,
-                           s, line, (const char *)e->data.sequence_start.tag,
+                           s, line, -1, (const char *)e->data.sequence_start.tag,
                            (const char *)e->data.sequence_start.anchor);
   case YAML_MAPPING_END_EVENT:
   case YAML_SEQUENCE_END_EVENT:
@@ -1881,6 +1881,7 @@ typedef struct emitter {
   int depth;
   bool wide;
   bool fresh_pos; /* the node being emitted sits somewhere new (not its source place) */
+  bool props_done; /* its properties (anchor, tag) are already written (on the key line) */
 } emitter;
 
 static void put(emitter *e, const char *s, size_t n) {
@@ -2102,6 +2103,21 @@ static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, i
   const char *comment = k->comment_set ? k->line_comment : orig_comment;
   has_comment = comment != NULL;
   if (is_block_collection(v, flow)) {
+    /* properties go on the key line ("a: !tag" then the items: under the key they could
+     * sit at the key's own column, which does not parse) */
+    size_t pe = 0;
+    if (v->src && v->pstart < v->cstart) {
+      const char *t = v->src->text;
+      pe = v->pstart;
+      while (pe < v->cstart && t[pe] != '\n' && t[pe] != '\r' && !(t[pe] == '#' && pe > v->pstart && t[pe - 1] == ' '))
+        pe++;
+      pe = trim_end(t, v->pstart, pe);
+      put(e, " ", 1);
+      put(e, t + v->pstart, pe - v->pstart);
+    } else if (!v->src && v->anchor) {
+      put(e, " &", 2);
+      puts_(e, v->anchor);
+    }
     if (has_comment) {
       puts_(e, " # ");
       puts_(e, comment);
@@ -2109,6 +2125,7 @@ static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, i
     put(e, "\n", 1);
     int child = v->kind == YML_MAP || e->wide ? col + 2 : col;
     spaces(e, child);
+    e->props_done = pe > v->pstart || (!v->src && v->anchor);
     emit(e, v, child, child + 2, flow);
   } else {
     const yml_node *r = v;
@@ -2185,7 +2202,7 @@ static bool gap_has_newline(const yml_src *s, size_t from, size_t to) {
 
 /* A touched block collection parsed from source: copy the gaps between the children that
  * are still there, drop removed ones, append new ones. `col` is where it is written. */
-static void emit_spliced(emitter *e, const yml_node *n, int col) {
+static void emit_spliced(emitter *e, const yml_node *n, int col, bool props_done) {
   const yml_src *s = n->src;
   const char *t = s->text;
   bool map = n->kind == YML_MAP;
@@ -2195,7 +2212,8 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
   long last_slot = -1; /* highest slot written so far */
   bool any = false;    /* something written */
   bool prev_comment_dropped = false;
-  copy_shift(e, s, n->pstart, n->cstart, delta); /* properties (anchor, tag) */
+  if (!props_done)
+    copy_shift(e, s, n->pstart, n->cstart, delta); /* properties (anchor, tag) */
   for (size_t i = 0; i < n->n && !e->rc; i += step) {
     const yml_node *k = map ? n->kids[i] : NULL;
     const yml_node *v = map ? n->kids[i + 1] : n->kids[i];
@@ -2399,13 +2417,13 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
   bool clean = n->src && !n->touched && !(flow && n->kind != YML_SCALAR && n->style != YML_FLOW &&
                                           n->kind != YML_ALIAS) &&
                !flow_unsafe;
-  bool fresh_pos = e->fresh_pos;
-  e->fresh_pos = false;
+  bool fresh_pos = e->fresh_pos, props_done = e->props_done;
+  e->fresh_pos = e->props_done = false;
   if (clean) {
     int delta = col - n->col;
     if (fresh_pos && n->kind == YML_SCALAR)
       delta = scalar_shift(n, indent, delta);
-    copy_shift(e, n->src, n->pstart, n->end, delta);
+    copy_shift(e, n->src, props_done ? n->cstart : n->pstart, n->end, delta);
   } else if (n->kind == YML_ALIAS) {
     put(e, "*", 1);
     puts_(e, n->value ? n->value : "");
@@ -2422,9 +2440,9 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
       emit_scalar(e, n, indent, flow);
     }
   } else if (n->src && n->style == YML_BLOCK && n->nslots > 0 && !flow && !n->complex_keys) {
-    emit_spliced(e, n, col);
+    emit_spliced(e, n, col, props_done);
   } else {
-    if (n->anchor) {
+    if (n->anchor && !props_done) {
       put(e, "&", 1);
       puts_(e, n->anchor);
       if (is_block_collection(n, flow)) {
@@ -2440,14 +2458,14 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
 }
 
 int yml_node_write(const yml_node *n, buf *out) {
-  emitter e = {out, 0, 0, false, false};
+  emitter e = {out, 0, 0, false, false, false};
   emit(&e, n, 0, 2, false);
   put(&e, "\n", 1);
   return e.rc;
 }
 
 int yml_file_write(const yml_file *f, buf *out) {
-  emitter e = {out, 0, 0, f->wide, false};
+  emitter e = {out, 0, 0, f->wide, false, false};
   const yml_src *s = f->src;
   bool wrote = false;
   for (size_t i = 0; i < f->ndocs && !e.rc; i++) {

@@ -66,6 +66,14 @@ typedef struct fscan {
   size_t scap;
 } fscan;
 
+/* Byte classes: which bytes stop a run inside a plain scalar, a double-quoted one, a
+ * single-quoted one. The text is NUL-terminated (and holds no other NUL: text_ok). */
+enum { C_PLAIN = 1, C_DQ = 2, C_SQ = 4 };
+static const unsigned char CLS[256] = {
+    [0] = C_PLAIN | C_DQ | C_SQ, ['\n'] = C_PLAIN | C_DQ | C_SQ, ['\r'] = C_PLAIN | C_DQ | C_SQ,
+    [' '] = C_PLAIN, ['#'] = C_PLAIN, [':'] = C_PLAIN, ['"'] = C_DQ, ['\\'] = C_DQ, ['\''] = C_SQ,
+};
+
 /* A scalar scanned on one line. */
 typedef struct scal {
   size_t start, end; /* span (quotes included) */
@@ -331,24 +339,25 @@ static int scan_quoted(fscan *s, size_t p, scal *sc) {
   char quote = t[p];
   bool esc = false;
   size_t q = p + 1;
-  for (;; q++) {
-    if (eol(s, q))
-      return BAIL;
+  unsigned char stop = quote == '"' ? C_DQ : C_SQ;
+  for (;;) {
+    while (!(CLS[(unsigned char)t[q]] & stop))
+      q++;
     char c = t[q];
     if (c == quote) {
-      if (quote == '\'' && q + 1 < s->len && t[q + 1] == '\'') {
+      if (quote == '\'' && t[q + 1] == '\'') {
         esc = true;
-        q++;
+        q += 2;
         continue;
       }
       break;
     }
-    if (c == '\\' && quote == '"') {
-      esc = true;
-      q++;
-      if (eol(s, q))
-        return BAIL; /* an escaped line break: multi-line */
-    }
+    if (c != '\\')
+      return BAIL; /* the end of the line: multi-line */
+    esc = true;
+    if (eol(s, q + 1))
+      return BAIL; /* an escaped line break */
+    q += 2;
   }
   sc->start = p;
   sc->end = sc->next = q + 1;
@@ -394,21 +403,28 @@ static int scan_scalar(fscan *s, size_t p, scal *sc) {
     return BAIL;
   size_t q = p, end = p;
   sc->colon = NONE;
-  while (q < s->len) {
+  for (;;) {
+    size_t from = q;
+    while (!(CLS[(unsigned char)t[q]] & C_PLAIN))
+      q++;
+    if (q > from)
+      end = q;
     char c = t[q];
-    if (c == '\n' || c == '\r')
-      break;
     if (c == ' ') {
       q++;
-      continue;
+    } else if (c == '#') {
+      if (t[q - 1] == ' ')
+        break; /* a comment */
+      end = ++q;
+    } else if (c == ':') {
+      if (blankz(s, q + 1)) {
+        sc->colon = q;
+        break;
+      }
+      end = ++q;
+    } else {
+      break; /* the end of the line */
     }
-    if (c == '#' && t[q - 1] == ' ')
-      break;
-    if (c == ':' && blankz(s, q + 1)) {
-      sc->colon = q;
-      break;
-    }
-    end = ++q;
   }
   sc->start = p;
   sc->end = end;
@@ -419,15 +435,17 @@ static int scan_scalar(fscan *s, size_t p, scal *sc) {
   return 0;
 }
 
-static int build(fscan *s, const scal *sc, size_t line) {
-  return yml_build_scalar(s->b, sc->start, sc->end, line, sc->v, sc->vlen, sc->style, NULL, NULL);
+/* Builds a scalar scanned on the cursor's line. */
+static int build(fscan *s, const scal *sc) {
+  return yml_build_scalar(s->b, sc->start, sc->end, s->line, (int)(s->col + (sc->start - s->p)),
+                          sc->v, sc->vlen, sc->style, NULL, NULL);
 }
 
 /* A flow sequence on one line at p ('[') of plain or quoted scalars; *after is the byte
  * after its ']'. */
 static int parse_flow_seq(fscan *s, size_t p, size_t *after) {
   const char *t = s->t;
-  TRY(yml_build_start(s->b, YML_SEQ, YML_FLOW, p, s->line, NULL, NULL));
+  TRY(yml_build_start(s->b, YML_SEQ, YML_FLOW, p, s->line, (int)s->col, NULL, NULL));
   size_t q = p + 1;
   while (q < s->len && t[q] == ' ')
     q++;
@@ -463,7 +481,7 @@ static int parse_flow_seq(fscan *s, size_t p, size_t *after) {
       } else {
         return BAIL;
       }
-      TRY(build(s, &it, s->line));
+      TRY(build(s, &it));
       while (q < s->len && t[q] == ' ')
         q++;
       if (q < s->len && t[q] == ',') {
@@ -511,7 +529,7 @@ static int parse_node(fscan *s, bool compact, bool root) {
         rc = compact ? parse_map(s, &sc) : BAIL;
       else if (root)
         rc = BAIL;
-      else if (!(rc = build(s, &sc, s->line)))
+      else if (!(rc = build(s, &sc)))
         rc = finish_line(s, sc.next);
     }
   }
@@ -523,7 +541,7 @@ static int parse_node(fscan *s, bool compact, bool root) {
  * `indent`. */
 static int parse_value(fscan *s, size_t q, size_t indent, bool in_map) {
   const char *t = s->t;
-  size_t vmark = q, vline = s->line;
+  size_t vmark = q, vline = s->line, vcol = s->col + (q - s->p);
   while (q < s->len && t[q] == ' ')
     q++;
   if (eol(s, q) || t[q] == '#') {
@@ -532,7 +550,7 @@ static int parse_value(fscan *s, size_t q, size_t indent, bool in_map) {
       return parse_node(s, true, false);
     if (in_map && !s->eof && s->col == indent && dash_at(s, s->p) && !(indent == 0 && marker_at(s, s->p)))
       return parse_seq(s, true);
-    return yml_build_scalar(s->b, vmark, vmark, vline, "", 0, YML_PLAIN, NULL, NULL);
+    return yml_build_scalar(s->b, vmark, vmark, vline, (int)vcol, "", 0, YML_PLAIN, NULL, NULL);
   }
   s->col += q - s->p;
   s->p = q;
@@ -542,12 +560,12 @@ static int parse_value(fscan *s, size_t q, size_t indent, bool in_map) {
 /* A block mapping whose first key (already scanned) is at the cursor. */
 static int parse_map(fscan *s, scal *first) {
   size_t col = s->col;
-  TRY(yml_build_start(s->b, YML_MAP, YML_BLOCK, s->p, s->line, NULL, NULL));
+  TRY(yml_build_start(s->b, YML_MAP, YML_BLOCK, s->p, s->line, (int)s->col, NULL, NULL));
   scal k = *first;
   for (;;) {
     if (k.colon == NONE || k.colon - k.start > MAX_KEY_BYTES)
       return BAIL;
-    TRY(build(s, &k, s->line));
+    TRY(build(s, &k));
     TRY(parse_value(s, k.next, col, true));
     if (s->eof || s->col < col)
       break;
@@ -566,7 +584,7 @@ static int parse_map(fscan *s, scal *first) {
  * the same column, which ends at the next key. */
 static int parse_seq(fscan *s, bool indentless) {
   size_t col = s->col;
-  TRY(yml_build_start(s->b, YML_SEQ, YML_BLOCK, s->p, s->line, NULL, NULL));
+  TRY(yml_build_start(s->b, YML_SEQ, YML_BLOCK, s->p, s->line, (int)s->col, NULL, NULL));
   for (;;) {
     TRY(parse_value(s, s->p + 1, col, false));
     if (s->eof || s->col < col)

@@ -25,14 +25,17 @@ typedef struct yml_builder yml_builder;
  * depth and node limits, unknown aliases, memory); after an error the parse is abandoned. */
 int yml_build_doc_start(yml_builder *b, size_t start);
 int yml_build_doc_end(yml_builder *b, size_t start);
-/* `value` (len bytes, decoded) is copied. tag and anchor may be NULL. */
-int yml_build_scalar(yml_builder *b, size_t start, size_t end, size_t line, const char *value,
-                     size_t len, yml_style style, const char *tag, const char *anchor);
+/* `value` (len bytes, decoded) is copied. tag and anchor may be NULL. `col`: the byte
+ * column of `start` when the caller knows it (as the builder would compute it: bytes since
+ * the line's start, a leading byte-order mark not counted), else -1. */
+int yml_build_scalar(yml_builder *b, size_t start, size_t end, size_t line, int col,
+                     const char *value, size_t len, yml_style style, const char *tag,
+                     const char *anchor);
 int yml_build_alias(yml_builder *b, size_t start, size_t end, size_t line, size_t column,
                     const char *name);
 /* kind YML_MAP or YML_SEQ, style YML_BLOCK or YML_FLOW. */
 int yml_build_start(yml_builder *b, yml_kind kind, yml_style style, size_t start, size_t line,
-                    const char *tag, const char *anchor);
+                    int col, const char *tag, const char *anchor);
 int yml_build_end(yml_builder *b, size_t end);
 
 /* The fast scanner (yaml_fast.c). Feeds the whole of text[0, len) to `b` as libyaml would,

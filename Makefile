@@ -20,7 +20,10 @@ SANITIZER ?=
 PKGS      := libuv libcurl jansson yaml-0.1 libgit2 openssl sqlite3 libseccomp
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
                -fno-strict-aliasing -g -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS_BASE := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
+# libcurl and libgit2 are not linked: base/lazy_curl.c and base/lazy_git2.c load them on
+# first use (their ~30 dependencies cost ~10 ms at every start otherwise; see base/lazylib.h).
+LINK_PKGS := $(filter-out libcurl libgit2,$(PKGS))
+LDLIBS_BASE := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm -ldl
 
 ifeq ($(SANITIZER),)
   BUILD    := build/release

@@ -23,29 +23,37 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void close_pair(int p[2]) {
-  for (int i = 0; i < 2; i++)
-    if (p[i] >= 0) {
-      close(p[i]);
-      p[i] = -1;
-    }
+static void close_fd(int *fd) {
+  if (*fd >= 0) {
+    close(*fd);
+    *fd = -1;
+  }
 }
 
-int proc_run(const proc_spec *spec, proc_result *result) {
+static void close_pair(int p[2]) {
+  close_fd(&p[0]);
+  close_fd(&p[1]);
+}
+
+int proc_start(const proc_spec *spec, proc_child *child) {
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   static char *const empty_env[] = {NULL};
-  int rc = 0;
-  buf_init(&result->out, spec->stdout_limit);
-  buf_init(&result->err, spec->stderr_limit);
+  child->pid = 0;
+  child->in = child->out = child->err = -1;
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
-    rc = error_set_errno(ERR_IO, "cannot create pipes for %s", spec->argv[0]);
-    goto done;
+    int rc = error_set_errno(ERR_IO, "cannot create pipes for %s", spec->argv[0]);
+    close_pair(in);
+    close_pair(out);
+    close_pair(err);
+    return rc;
   }
-  int64_t start = now_ms();
   pid_t pid = fork();
   if (pid < 0) {
-    rc = error_set_errno(ERR_IO, "cannot fork to run %s", spec->argv[0]);
-    goto done;
+    int rc = error_set_errno(ERR_IO, "cannot fork to run %s", spec->argv[0]);
+    close_pair(in);
+    close_pair(out);
+    close_pair(err);
+    return rc;
   }
   if (pid == 0) {
     setpgid(0, 0);
@@ -65,27 +73,54 @@ int proc_run(const proc_spec *spec, proc_result *result) {
   }
   setpgid(pid, pid); /* also from the parent, to close the race with an early kill */
   close(in[0]);
-  in[0] = -1;
   close(out[1]);
-  out[1] = -1;
   close(err[1]);
-  err[1] = -1;
   fcntl(in[1], F_SETFL, O_NONBLOCK);
+  child->pid = pid;
+  child->in = in[1];
+  child->out = out[0];
+  child->err = err[0];
+  return 0;
+}
+
+static void reap(pid_t pid, int *status) {
+  for (;;) {
+    pid_t w = waitpid(pid, status, 0);
+    if (w == pid || (w < 0 && errno != EINTR))
+      break;
+  }
+}
+
+void proc_abort(proc_child *child) {
+  if (child->pid > 0) {
+    kill(-child->pid, SIGKILL);
+    int status;
+    reap(child->pid, &status);
+  }
+  child->pid = 0;
+  close_fd(&child->in);
+  close_fd(&child->out);
+  close_fd(&child->err);
+}
+
+int proc_finish(const proc_spec *spec, proc_child *child, proc_result *result) {
+  buf_init(&result->out, spec->stdout_limit);
+  buf_init(&result->err, spec->stderr_limit);
+  int64_t start = now_ms();
+  pid_t pid = child->pid;
   signal(SIGPIPE, SIG_IGN);
 
   const char *feed = spec->stdin_data;
   size_t feed_left = spec->stdin_data ? spec->stdin_len : 0;
-  if (!feed_left) {
-    close(in[1]);
-    in[1] = -1;
-  }
+  if (!feed_left)
+    close_fd(&child->in);
   proc_outcome killed_for = PROC_EXITED;
-  while (out[0] >= 0 || err[0] >= 0 || in[1] >= 0) {
+  while (child->out >= 0 || child->err >= 0 || child->in >= 0) {
     struct pollfd fds[3];
     int n = 0;
-    if (out[0] >= 0) fds[n++] = (struct pollfd){out[0], POLLIN, 0};
-    if (err[0] >= 0) fds[n++] = (struct pollfd){err[0], POLLIN, 0};
-    if (in[1] >= 0) fds[n++] = (struct pollfd){in[1], POLLOUT, 0};
+    if (child->out >= 0) fds[n++] = (struct pollfd){child->out, POLLIN, 0};
+    if (child->err >= 0) fds[n++] = (struct pollfd){child->err, POLLIN, 0};
+    if (child->in >= 0) fds[n++] = (struct pollfd){child->in, POLLOUT, 0};
     int wait_ms = -1;
     if (spec->timeout_ms > 0) {
       int64_t left = spec->timeout_ms - (now_ms() - start);
@@ -101,20 +136,18 @@ int proc_run(const proc_spec *spec, proc_result *result) {
     for (int i = 0; i < n && ready > 0; i++) {
       if (!fds[i].revents)
         continue;
-      if (fds[i].fd == in[1]) {
-        ssize_t w = write(in[1], feed, feed_left);
+      if (fds[i].fd == child->in) {
+        ssize_t w = write(child->in, feed, feed_left);
         if (w > 0) {
           feed += w;
           feed_left -= (size_t)w;
         }
-        if ((w < 0 && errno != EAGAIN && errno != EINTR) || feed_left == 0) {
-          close(in[1]);
-          in[1] = -1;
-        }
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || feed_left == 0)
+          close_fd(&child->in);
         continue;
       }
-      int *fdp = fds[i].fd == out[0] ? &out[0] : &err[0];
-      buf *target = fdp == &out[0] ? &result->out : &result->err;
+      int *fdp = fds[i].fd == child->out ? &child->out : &child->err;
+      buf *target = fdp == &child->out ? &result->out : &result->err;
       char chunk[65536];
       ssize_t r = read(*fdp, chunk, sizeof(chunk));
       if (r > 0) {
@@ -123,8 +156,7 @@ int proc_run(const proc_spec *spec, proc_result *result) {
           break;
         }
       } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
-        close(*fdp);
-        *fdp = -1;
+        close_fd(fdp);
       }
     }
     if (killed_for != PROC_EXITED)
@@ -133,13 +165,13 @@ int proc_run(const proc_spec *spec, proc_result *result) {
   if (killed_for != PROC_EXITED)
     kill(-pid, SIGKILL);
   int status = 0;
-  for (;;) {
-    pid_t w = waitpid(pid, &status, 0);
-    if (w == pid || (w < 0 && errno != EINTR))
-      break;
-  }
+  reap(pid, &status);
   /* Whatever the child left behind in its group goes too. */
   kill(-pid, SIGKILL);
+  child->pid = 0;
+  close_fd(&child->in);
+  close_fd(&child->out);
+  close_fd(&child->err);
   result->wall_ms = now_ms() - start;
   if (killed_for != PROC_EXITED) {
     result->outcome = killed_for;
@@ -152,11 +184,18 @@ int proc_run(const proc_spec *spec, proc_result *result) {
     result->outcome = PROC_SIGNALED;
     result->signal = WTERMSIG(status);
   }
-done:
-  close_pair(in);
-  close_pair(out);
-  close_pair(err);
-  return rc;
+  return 0;
+}
+
+int proc_run(const proc_spec *spec, proc_result *result) {
+  proc_child child;
+  int rc = proc_start(spec, &child);
+  if (rc) {
+    buf_init(&result->out, spec->stdout_limit);
+    buf_init(&result->err, spec->stderr_limit);
+    return rc;
+  }
+  return proc_finish(spec, &child, result);
 }
 
 void proc_result_free(proc_result *result) {

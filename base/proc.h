@@ -54,6 +54,24 @@ typedef struct proc_result {
  * zeroed by the caller; free with proc_result_free in every case. */
 int proc_run(const proc_spec *spec, proc_result *result);
 
+/* proc_run in two halves, for a caller that starts a child ahead of time (the sandbox
+ * builds the next function's container while the current one runs): proc_start forks and
+ * runs the child side (setup hook, exec) and keeps the parent's pipe ends; nothing is
+ * written to the child's stdin yet. proc_finish feeds `spec->stdin_data`, collects the
+ * output and waits, with `spec->timeout_ms` counted from its own start, not from the
+ * fork. proc_abort kills the child's process group and reaps it instead. Every started
+ * child ends in exactly one of proc_finish or proc_abort, which release `child`. */
+typedef struct proc_child {
+  int pid;            /* > 0 while started */
+  int in, out, err;   /* the parent's ends of the child's stdin, stdout and stderr */
+} proc_child;
+
+/* ERR_IO when no process could be started (nothing to release then). */
+int proc_start(const proc_spec *spec, proc_child *child);
+/* Same contract as proc_run (spec->argv, setup and cwd are not used again). */
+int proc_finish(const proc_spec *spec, proc_child *child, proc_result *result);
+void proc_abort(proc_child *child);
+
 void proc_result_free(proc_result *result);
 
 /* Human text for the outcome ("exited with code 2", "killed after 10000 ms", ...), written

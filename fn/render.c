@@ -7,6 +7,9 @@
 #include "cad/krm.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,15 +39,110 @@ int fn_report_write(const fn_report *rep, const char *dir) {
     json_object_set(doc, "items", rep->items);
   yml_node *n = yml_from_json(doc);
   json_decref(doc);
+  /* kpt writes results.yaml with yaml.v3's layout: sequences indented under their key. */
+  yml_file *f = yml_file_new();
+  rc = n && f ? 0 : ERR_NOMEM;
+  if (!rc) {
+    yml_file_set_wide_sequences(f, true);
+    rc = yml_file_add_doc(f, n);
+    n = NULL;
+  }
   buf out = BUF_INIT;
-  rc = n ? yml_node_write(n, &out) : ERR_NOMEM;
+  if (!rc)
+    rc = yml_file_write(f, &out);
   yml_node_free(n);
+  yml_file_free(f);
   char *path = rc ? NULL : fs_join(dir, "results.yaml");
   if (!rc)
     rc = path ? fs_write_atomic(path, out.data, out.len, 0644) : ERR_NOMEM;
   free(path);
   buf_free(&out);
   return rc;
+}
+
+/* Copies the string fields `keys` of `from` that are non-empty into a new object (in that
+ * order), as Go's omitempty marshalling of kpt's structs does; NULL when none is set. */
+static json_t *pick_strings(const json_t *from, const char *const *keys, size_t n) {
+  json_t *o = NULL;
+  for (size_t i = 0; json_is_object(from) && i < n; i++) {
+    const char *v = json_string_value(json_object_get(from, keys[i]));
+    if (!v || !*v)
+      continue;
+    if (!o && !(o = json_object()))
+      return NULL;
+    json_object_set_new(o, keys[i], json_string(v));
+  }
+  return o;
+}
+
+/* One result as kpt records it (framework.Result): message, severity, resourceRef
+ * {apiVersion, kind, name, namespace}, field {path, currentValue, proposedValue}, file
+ * {path, index}, tags; empty fields and a zero file index left out, anything else a
+ * function wrote dropped. New reference. */
+static json_t *kpt_result(const json_t *r) {
+  static const char *const top[] = {"message", "severity"};
+  static const char *const ref[] = {"apiVersion", "kind", "name", "namespace"};
+  json_t *o = pick_strings(r, top, 2);
+  if (!o)
+    o = json_object();
+  json_t *rr = pick_strings(json_object_get(r, "resourceRef"), ref, 4);
+  if (rr)
+    json_object_set_new(o, "resourceRef", rr);
+  const json_t *field = json_object_get(r, "field");
+  if (json_is_object(field)) {
+    json_t *fo = json_object();
+    const char *path = json_string_value(json_object_get(field, "path"));
+    if (path && *path)
+      json_object_set_new(fo, "path", json_string(path));
+    static const char *const values[] = {"currentValue", "proposedValue"};
+    for (size_t i = 0; i < 2; i++) {
+      json_t *v = json_object_get(field, values[i]);
+      if (v && !json_is_null(v))
+        json_object_set(fo, values[i], v);
+    }
+    if (json_object_size(fo))
+      json_object_set(o, "field", fo);
+    json_decref(fo);
+  }
+  const json_t *file = json_object_get(r, "file");
+  if (json_is_object(file)) {
+    json_t *fo = json_object();
+    const char *path = json_string_value(json_object_get(file, "path"));
+    if (path && *path)
+      json_object_set_new(fo, "path", json_string(path));
+    json_int_t index = json_integer_value(json_object_get(file, "index"));
+    if (index)
+      json_object_set_new(fo, "index", json_integer(index));
+    if (json_object_size(fo))
+      json_object_set(o, "file", fo);
+    json_decref(fo);
+  }
+  json_t *tags = json_object_get(r, "tags");
+  if (json_is_object(tags) && json_object_size(tags))
+    json_object_set(o, "tags", tags);
+  return o;
+}
+
+/* kpt's one-line form of a result: "[severity] apiVersion/Kind/namespace/name field:
+ * message" (severity info when none; the parts that are empty left out). */
+static void print_result(FILE *log, const json_t *r) {
+  const char *sev = json_string_value(json_object_get(r, "severity"));
+  fprintf(log, "    [%s]", sev && *sev ? sev : "info");
+  const json_t *ref = json_object_get(r, "resourceRef");
+  static const char *const parts[] = {"apiVersion", "kind", "namespace", "name"};
+  bool first = true;
+  for (size_t i = 0; i < 4; i++) {
+    const char *v = json_string_value(json_object_get(ref, parts[i]));
+    if (v && *v) {
+      fprintf(log, "%s%s", first ? " " : "/", v);
+      first = false;
+    }
+  }
+  const char *field = json_string_value(json_object_get(json_object_get(r, "field"), "path"));
+  if (json_object_get(r, "field"))
+    fprintf(log, " %s", field ? field : "");
+  const char *msg = json_string_value(json_object_get(r, "message"));
+  fprintf(log, ": %s\n", msg ? msg : "");
 }
 
 /* Records one function's outcome in kpt's shape and prints kpt's progress lines. */
@@ -54,8 +152,15 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
   if (o->stderr_text.len)
     json_object_set_new(item, "stderr", json_string(buf_cstr(&o->stderr_text)));
   json_object_set_new(item, "exitCode", json_integer(o->exit_code));
-  if (json_array_size(o->results))
-    json_object_set(item, "results", o->results);
+  if (json_array_size(o->results)) {
+    json_t *results = json_array();
+    size_t k;
+    json_t *r;
+    json_array_foreach(o->results, k, r) {
+      json_array_append_new(results, kpt_result(r));
+    }
+    json_object_set_new(item, "results", results);
+  }
   json_array_append_new(rep->items, item);
   rep->functions++;
   if (!o->ok)
@@ -66,72 +171,285 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
     fprintf(log, "[PASS] \"%s\" in %lldms\n", fn_step_display(step), (long long)o->ms);
   } else {
     fprintf(log, "[FAIL] \"%s\" in %lldms\n", fn_step_display(step), (long long)o->ms);
-    fprintf(log, "  Error: %s\n", o->message);
+    /* A plain non-zero exit shows as "Exit code" below, as kpt does; anything else (killed,
+     * bad output, set-up failure) says why here. */
+    char plain[64];
+    snprintf(plain, sizeof(plain), "exited with code %d", o->exit_code);
+    if (!str_eq(o->message, plain))
+      fprintf(log, "  Error: %s\n", o->message);
   }
   size_t i;
   json_t *r;
   if (json_array_size(o->results))
     fprintf(log, "  Results:\n");
   json_array_foreach(o->results, i, r) {
-    const char *sev = json_string_value(json_object_get(r, "severity"));
-    const char *msg = json_string_value(json_object_get(r, "message"));
     if (i >= 10) {
       fprintf(log, "    ...(%zu more)\n", json_array_size(o->results) - i);
       break;
     }
-    fprintf(log, "    [%s]: %s\n", sev ? sev : "info", msg ? msg : "");
+    print_result(log, r);
   }
   if (!o->ok && o->stderr_text.len) {
     fprintf(log, "  Stderr:\n");
+    /* kpt quotes every piece of stderr split at newlines, the empty one after the last
+     * newline included. */
     const char *s = buf_cstr(&o->stderr_text);
-    int lines = 0;
-    while (*s && lines < 20) {
+    for (int lines = 0; s && lines < 20; lines++) {
       const char *nl = strchr(s, '\n');
       size_t n = nl ? (size_t)(nl - s) : strlen(s);
       fprintf(log, "    \"%.*s\"\n", (int)n, s);
-      s += n + (nl ? 1 : 0);
-      lines++;
+      s = nl ? nl + 1 : NULL;
     }
   }
   if (!o->ok)
     fprintf(log, "  Exit code: %d\n\n", o->exit_code);
 }
 
-/* Writes `after` under `dir`: files whose bytes differ from `before` (or are new) are
- * written atomically, identical ones are left alone (not even renamed over), files of
- * `before` that are gone are deleted. */
-static int write_package(const char *dir, const krm_pkg *before, const krm_pkg *after) {
-  krm_pkg changed;
-  memset(&changed, 0, sizeof(changed));
-  changed.files = calloc(after->nfiles ? after->nfiles : 1, sizeof(krm_file));
-  if (!changed.files)
-    return ERR_NOMEM;
-  int rc = 0;
-  buf a = BUF_INIT, b = BUF_INIT;
-  for (size_t i = 0; i < after->nfiles && !rc; i++) {
-    const krm_file *old = krm_pkg_file(before, after->files[i].path);
-    buf_reset(&a);
-    buf_reset(&b);
-    rc = yml_file_write(after->files[i].yaml, &a);
-    if (!rc && old)
-      rc = yml_file_write(old->yaml, &b);
-    if (!rc && (!old || a.len != b.len || memcmp(buf_cstr(&a), buf_cstr(&b), a.len)))
-      changed.files[changed.nfiles++] = after->files[i]; /* borrowed */
+/* ---- writing the package back ---- */
+
+/* What every file of a package serialized to before any function ran: the rendered
+ * package is compared with it, file by file, so that a file no function changed is not
+ * rewritten (not even renamed over) and keeps its author's bytes. Sorted by path, as
+ * krm_pkg is. */
+typedef struct pkg_snapshot {
+  char **paths;
+  buf *text;
+  size_t n;
+} pkg_snapshot;
+
+static void snapshot_free(pkg_snapshot *s) {
+  for (size_t i = 0; i < s->n; i++) {
+    free(s->paths[i]);
+    buf_free(&s->text[i]);
   }
-  buf_free(&a);
-  buf_free(&b);
-  changed.cap = changed.nfiles;
-  if (!rc)
-    rc = krm_pkg_write(&changed, dir, true);
-  free(changed.files);
-  for (size_t i = 0; !rc && i < before->nfiles; i++) {
-    if (krm_pkg_file(after, before->files[i].path))
+  free(s->paths);
+  free(s->text);
+  memset(s, 0, sizeof(*s));
+}
+
+static int snapshot_take(const krm_pkg *pkg, pkg_snapshot *s) {
+  memset(s, 0, sizeof(*s));
+  s->paths = calloc(pkg->nfiles ? pkg->nfiles : 1, sizeof(char *));
+  s->text = calloc(pkg->nfiles ? pkg->nfiles : 1, sizeof(buf));
+  if (!s->paths || !s->text) {
+    snapshot_free(s);
+    return ERR_NOMEM;
+  }
+  for (size_t i = 0; i < pkg->nfiles; i++, s->n++) {
+    buf_init(&s->text[i], 0);
+    s->paths[i] = str_dup(pkg->files[i].path);
+    int rc = s->paths[i] ? yml_file_write(pkg->files[i].yaml, &s->text[i]) : ERR_NOMEM;
+    if (rc) {
+      s->n++;
+      snapshot_free(s);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static int cmp_path(const void *key, const void *elem) {
+  return strcmp((const char *)key, *(char *const *)elem);
+}
+
+static const buf *snapshot_find(const pkg_snapshot *s, const char *path) {
+  char *const *hit = s->n ? bsearch(path, s->paths, s->n, sizeof(char *), cmp_path) : NULL;
+  return hit ? &s->text[hit - s->paths] : NULL;
+}
+
+/* Writes `data` to the open temporary `fd` of `path` (then 0644 and closed, whatever
+ * happens; no fsync: as kpt, the command does not promise durability, and the rename keeps
+ * each replacement atomic). */
+static int fill_temp(int fd, const char *path, const buf *data) {
+  const char *p = data->data ? data->data : "";
+  size_t left = data->len;
+  int rc = 0;
+  while (left && !rc) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno != EINTR)
+      rc = error_set_errno(ERR_IO, "cannot write %s", path);
+    if (n > 0) {
+      p += n;
+      left -= (size_t)n;
+    }
+  }
+  if (!rc && fchmod(fd, 0644) < 0)
+    rc = error_set_errno(ERR_IO, "cannot set the mode of %s", path);
+  if (close(fd) < 0 && !rc)
+    rc = error_set_errno(ERR_IO, "cannot write %s", path);
+  return rc;
+}
+
+/* A new temporary file beside `path`: its descriptor and *tmp (caller frees), or -1 with
+ * the error set and *tmp NULL. */
+static int make_temp(const char *path, char **tmp) {
+  *tmp = str_printf("%s.tmp.XXXXXX", path);
+  int fd = *tmp ? mkostemp(*tmp, O_CLOEXEC) : -1;
+  if (fd < 0) {
+    if (*tmp)
+      error_set_errno(ERR_IO, "cannot create a temporary file beside %s", path);
+    else
+      error_set(ERR_NOMEM, "out of memory");
+    free(*tmp);
+    *tmp = NULL;
+  }
+  return fd;
+}
+
+/* ---- temporaries made ahead ----
+ * Creating a file is the costly half of a replacement on some file systems (ext4 without a
+ * journal scans for an inode not freed in the last 30 s, and the bench's package is
+ * recreated before every run). So while the functions run, a thread creates one empty
+ * temporary beside each existing file of the package (at most SPARE_MAX); write_package
+ * fills those of the files that changed and spare_free removes the others. The thread
+ * touches nothing but its own arrays and reads the snapshot's paths (which outlive it); it
+ * is always joined before its files are used or removed. */
+#define SPARE_MAX 1024
+
+typedef struct spare_files {
+  pthread_t thread;
+  bool running;
+  char *dir;
+  const pkg_snapshot *snap; /* borrowed: the files to prepare for (same order) */
+  size_t n;
+  char **tmp; /* per snapshot file: the temporary's path, or NULL */
+  int *fd;    /* its open descriptor, or -1 */
+} spare_files;
+
+static void *spare_make(void *arg) {
+  spare_files *sp = arg;
+  for (size_t i = 0; i < sp->n; i++) {
+    if (!fs_path_is_safe(sp->snap->paths[i]))
       continue;
-    if (!fs_path_is_safe(before->files[i].path))
+    char *full = fs_join(sp->dir, sp->snap->paths[i]);
+    if (full)
+      sp->fd[i] = make_temp(full, &sp->tmp[i]);
+    free(full);
+  }
+  return NULL;
+}
+
+/* Starts the thread; on any failure there are simply no spares. */
+static void spare_start(spare_files *sp, const char *dir, const pkg_snapshot *snap) {
+  memset(sp, 0, sizeof(*sp));
+  sp->n = snap->n < SPARE_MAX ? snap->n : SPARE_MAX;
+  sp->snap = snap;
+  sp->dir = str_dup(dir);
+  sp->tmp = calloc(sp->n ? sp->n : 1, sizeof(char *));
+  sp->fd = malloc((sp->n ? sp->n : 1) * sizeof(int));
+  for (size_t i = 0; sp->fd && i < sp->n; i++)
+    sp->fd[i] = -1;
+  if (sp->dir && sp->tmp && sp->fd && !pthread_create(&sp->thread, NULL, spare_make, sp))
+    sp->running = true;
+  else
+    sp->n = 0;
+}
+
+static void spare_join(spare_files *sp) {
+  if (sp->running)
+    pthread_join(sp->thread, NULL);
+  sp->running = false;
+}
+
+/* Takes the spare temporary of snapshot file `i` (the caller then owns the descriptor and
+ * the path); -1 when there is none. */
+static int spare_take(spare_files *sp, size_t i, char **tmp) {
+  spare_join(sp);
+  if (i >= sp->n || sp->fd[i] < 0)
+    return -1;
+  int fd = sp->fd[i];
+  *tmp = sp->tmp[i];
+  sp->fd[i] = -1;
+  sp->tmp[i] = NULL;
+  return fd;
+}
+
+/* Removes the spares nobody took and frees everything. */
+static void spare_free(spare_files *sp) {
+  spare_join(sp);
+  for (size_t i = 0; i < sp->n; i++) {
+    if (sp->fd[i] >= 0) {
+      close(sp->fd[i]);
+      unlink(sp->tmp[i]);
+    }
+    free(sp->tmp[i]);
+  }
+  free(sp->tmp);
+  free(sp->fd);
+  free(sp->dir);
+  memset(sp, 0, sizeof(*sp));
+}
+
+/* One file to replace: its final path and the temporary beside it. */
+typedef struct staged_file {
+  char *path;
+  char *tmp;
+} staged_file;
+
+/* Writes `after` under `dir` in two phases: every changed or new file is first written
+ * to a temporary file beside its target (a spare made ahead when there is one), and only
+ * when all of them are written are they renamed into place (so a full disk or an I/O
+ * error leaves the package untouched); then the files of `before` that are gone are
+ * deleted. Files whose bytes equal the snapshot are left alone. `spare` may be NULL. */
+static int write_package(const char *dir, const pkg_snapshot *before, const krm_pkg *after,
+                         spare_files *spare) {
+  staged_file *staged = calloc(after->nfiles ? after->nfiles : 1, sizeof(staged_file));
+  size_t nstaged = 0;
+  int rc = staged ? 0 : ERR_NOMEM;
+  buf text = BUF_INIT;
+  char *made_dir = NULL; /* the last directory known to exist */
+  for (size_t i = 0; i < after->nfiles && !rc; i++) {
+    const krm_file *f = &after->files[i];
+    if (!fs_path_is_safe(f->path)) {
+      rc = error_set(ERR_INVALID, "%s: path escapes the package", f->path);
+      break;
+    }
+    buf_reset(&text);
+    rc = yml_file_write(f->yaml, &text);
+    const buf *old = rc ? NULL : snapshot_find(before, f->path);
+    if (rc || (old && old->len == text.len && !memcmp(buf_cstr(old), buf_cstr(&text), text.len)))
       continue;
-    char *p = fs_join(dir, before->files[i].path);
+    staged_file *sf = &staged[nstaged];
+    sf->path = fs_join(dir, f->path);
+    if (!sf->path) {
+      rc = ERR_NOMEM;
+      break;
+    }
+    nstaged++;
+    int fd = old && spare ? spare_take(spare, (size_t)(old - before->text), &sf->tmp) : -1;
+    if (fd < 0) {
+      char *slash = strrchr(sf->path, '/');
+      *slash = 0;
+      if (!made_dir || strcmp(made_dir, sf->path)) {
+        rc = fs_mkdir_p(sf->path, 0755);
+        free(made_dir);
+        made_dir = rc ? NULL : str_dup(sf->path);
+      }
+      *slash = '/';
+      if (!rc && (fd = make_temp(sf->path, &sf->tmp)) < 0)
+        rc = error_code();
+    }
+    if (!rc)
+      rc = fill_temp(fd, sf->path, &text);
+  }
+  for (size_t i = 0; i < nstaged; i++) {
+    staged_file *sf = &staged[i];
+    if (!rc && rename(sf->tmp, sf->path) < 0)
+      rc = error_set_errno(ERR_IO, "cannot move %s into place", sf->path);
+    if (rc && sf->tmp)
+      unlink(sf->tmp);
+    free(sf->tmp);
+    free(sf->path);
+  }
+  free(staged);
+  free(made_dir);
+  buf_free(&text);
+  for (size_t i = 0; !rc && i < before->n; i++) {
+    if (krm_pkg_file(after, before->paths[i]) || !fs_path_is_safe(before->paths[i]))
+      continue;
+    char *p = fs_join(dir, before->paths[i]);
     if (!p || (unlink(p) < 0 && errno != ENOENT))
-      rc = error_set_errno(ERR_IO, "cannot delete %s", before->files[i].path);
+      rc = error_set_errno(ERR_IO, "cannot delete %s", before->paths[i]);
     free(p);
   }
   return rc;
@@ -141,25 +459,36 @@ static yml_node *output_root(const fn_outcome *o) { return yml_file_doc(o->outpu
 
 static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
                      const yml_node *selectors, const yml_node *exclude, bool validator,
-                     yml_file **rl, fn_report *rep, FILE *log);
+                     fn_prepared *prep, yml_file **rl, fn_report *rep, FILE *log);
 
 int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
                     const yml_node *selectors, fn_report *rep, FILE *log) {
   krm_pkg *pkg = NULL, *after = NULL;
   yml_file *rl = NULL;
+  pkg_snapshot snap;
+  memset(&snap, 0, sizeof(snap));
+  /* The function's sandbox builds (in its own processes) while the package is read. */
+  fn_prepared *prep = fn_prepare_step(env, step);
   int rc = krm_pkg_read(&pkg, dir, KRM_READ_SUBPACKAGES);
-  if (rc)
+  if (rc) {
+    fn_prepared_free(prep);
     return rc;
-  rc = krm_rl_from_pkg(&rl, pkg, NULL);
+  }
+  rc = snapshot_take(pkg, &snap);
+  if (!rc)
+    rc = krm_rl_from_pkg(&rl, pkg, NULL);
   yml_node *config = NULL;
   if (!rc && step->config && !(config = yml_node_copy(step->config)))
     rc = ERR_NOMEM;
   if (!rc)
-    rc = run_on_rl(env, step, config, selectors, NULL, false, &rl, rep, log);
+    rc = run_on_rl(env, step, config, selectors, NULL, false, prep, &rl, rep, log);
+  else
+    fn_prepared_free(prep);
   if (!rc)
     rc = krm_rl_to_pkg(&after, yml_file_doc(rl, 0));
   if (!rc)
-    rc = write_package(dir, pkg, after);
+    rc = write_package(dir, &snap, after, NULL);
+  snapshot_free(&snap);
   yml_file_free(rl);
   krm_pkg_free(pkg);
   krm_pkg_free(after);
@@ -322,15 +651,14 @@ static yml_node *step_config(const yml_node *entry, const krm_pkg *view, int *rc
   return NULL;
 }
 
-/* Runs one pipeline entry over `rl` (the package's current ResourceList, replaced by the
- * function's output for a mutator). */
 /* Runs `step` over the ResourceList `*rl`: only the items picked by `selectors` (any of
  * them; all when none) and not by `exclude` are passed; a mutator's output replaces them
  * (the others pass through), a validator's is discarded. Takes ownership of `config` (the
- * functionConfig, may be NULL). ERR_GENERIC when the function failed (recorded in `rep`). */
+ * functionConfig, may be NULL) and of `prep` (the step's sandbox built ahead, or NULL).
+ * ERR_GENERIC when the function failed (recorded in `rep`). */
 static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
                      const yml_node *selectors, const yml_node *exclude, bool validator,
-                     yml_file **rl, fn_report *rep, FILE *log) {
+                     fn_prepared *prep, yml_file **rl, fn_report *rep, FILE *log) {
   int rc = 0;
   fn_step step = *step_in;
   step.config = config;
@@ -405,7 +733,8 @@ static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config
   } else if (log) {
     fprintf(log, "[RUNNING] \"%s\"\n", fn_step_display(&step));
   }
-  rc = fn_run_step(env, &step, in ? in : *rl, &o);
+  rc = fn_run_step_prepared(env, &step, in ? in : *rl, prep, &o);
+  prep = NULL; /* consumed */
   if (!rc)
     report_step(rep, &step, &o, log);
   if (!rc && !o.ok)
@@ -432,6 +761,7 @@ static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config
       yml_node_free(merged);
   }
 done:
+  fn_prepared_free(prep);
   fn_outcome_free(&o);
   free(picked);
   yml_node_free(in_items);
@@ -441,78 +771,226 @@ done:
   return rc;
 }
 
-/* Runs one Kptfile pipeline entry over `*rl`. */
-static int run_entry(const fn_env *env, const char *pkg_dir, const yml_node *entry,
-                     const krm_pkg *view, bool validator, bool allow_exec, yml_file **rl,
-                     fn_report *rep, FILE *log) {
-  const char *image = yml_lookup_str(entry, "image", NULL);
-  const char *exec = yml_lookup_str(entry, "exec", NULL);
-  if (!image && !exec)
-    return error_set(ERR_INVALID, "%s/Kptfile: a pipeline function needs `image` or `exec`", pkg_dir);
-  if (exec && !image && !allow_exec)
-    return error_set(ERR_FORBIDDEN, "must run with `--allow-exec` option to allow running function "
-                                    "binaries");
-  int rc = 0;
-  yml_node *config = step_config(entry, view, &rc);
-  if (rc)
-    return rc;
-  fn_step step = {.image = image, .exec = image ? NULL : exec, .exec_base_dir = pkg_dir};
-  return run_on_rl(env, &step, config, yml_map_get(entry, "selectors"),
-                   yml_map_get(entry, "exclude"), validator, rl, rep, log);
-}
+/* ---- render: the pipeline steps of the whole tree, their sandboxes built ahead ---- */
 
-/* Renders one package (directory `rel` of the tree, "" for the root) after its
- * subpackages, in place in `all`. */
-static int render_one(const fn_env *env, const char *root_dir, const char *rel, krm_pkg *all,
-                      bool allow_exec, fn_report *rep, FILE *log) {
-  char *prefix = rel[0] ? str_printf("%s/", rel) : str_dup("");
-  char *kpt_path = str_printf("%sKptfile", prefix ? prefix : "");
-  char *pkg_dir = rel[0] ? str_printf("%s/%s", root_dir, rel) : str_dup(root_dir);
-  krm_pkg view;
-  memset(&view, 0, sizeof(view));
-  yml_file *rl = NULL;
-  krm_pkg *out = NULL;
-  int rc = prefix && kpt_path && pkg_dir ? 0 : ERR_NOMEM;
-  if (rc)
-    goto done;
-  /* Subpackages first: the Kptfiles directly below this package (no Kptfile between). */
-  for (size_t i = 0; i < all->nfiles && !rc; i++) {
+#define PLAN_MAX_STEPS 1024 /* steps whose sandbox may be prepared ahead (more run cold) */
+#define PLAN_AHEAD 2        /* sandboxes built ahead of the running function */
+
+/* One pipeline entry in the order render will run it, and its sandbox once prepared. */
+typedef struct planned_step {
+  char *image, *exec, *pkg_dir;
+  fn_prepared *prep;
+  bool started;
+} planned_step;
+
+typedef struct render_ctx {
+  const fn_env *env;
+  const char *root_dir;
+  bool allow_exec;
+  fn_report *rep;
+  FILE *log;
+  planned_step *plan;
+  size_t nplan, next; /* next: the step render runs next */
+} render_ctx;
+
+/* The paths of the packages directly below package directory `prefix` ("" or "a/b/"): the
+ * Kptfiles below it with no other Kptfile directory between, in path order. Owned list. */
+static int direct_subpackages(const krm_pkg *all, const char *prefix, char ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  size_t plen = strlen(prefix), cap = 0;
+  for (size_t i = 0; i < all->nfiles; i++) {
     const char *p = all->files[i].path;
     size_t pl = strlen(p);
-    if (strncmp(p, prefix, strlen(prefix)) || pl <= strlen(prefix) + 8 ||
-        strcmp(p + pl - 8, "/Kptfile"))
+    if (strncmp(p, prefix, plen) || pl <= plen + 8 || strcmp(p + pl - 8, "/Kptfile"))
       continue;
     char *sub = str_ndup(p, pl - 8);
-    if (!sub) {
-      rc = ERR_NOMEM;
-      break;
-    }
-    /* Direct child: no other Kptfile directory between this package and it. */
+    if (!sub)
+      return ERR_NOMEM;
     bool direct = true;
-    for (char *s = strchr(sub + strlen(prefix), '/'); s && direct; s = strchr(s + 1, '/')) {
+    for (char *s = strchr(sub + plen, '/'); s && direct; s = strchr(s + 1, '/')) {
       char *mid = str_printf("%.*s/Kptfile", (int)(s - sub), sub);
       direct = !(mid && krm_pkg_file(all, mid));
       free(mid);
     }
+    if (direct && *n == cap) {
+      cap = cap ? cap * 2 : 8;
+      char **grown = realloc(*out, cap * sizeof(char *));
+      if (!grown) {
+        free(sub);
+        return ERR_NOMEM;
+      }
+      *out = grown;
+    }
     if (direct)
-      rc = render_one(env, root_dir, sub, all, allow_exec, rep, log);
-    free(sub);
+      (*out)[(*n)++] = sub;
+    else
+      free(sub);
   }
-  if (rc)
-    goto done;
-  rep->packages++;
-  if (log) {
-    char *shown = rel[0] ? str_printf("%s/%s", root_dir, rel) : str_dup(root_dir);
-    fprintf(log, "Package \"%s\": \n", shown ? shown : rel);
-    free(shown);
-  }
+  return 0;
+}
+
+static void free_list(char **list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(list[i]);
+  free(list);
+}
+
+/* The pipeline (mutators, validators) of the package whose Kptfile is `kpt_path`. */
+static yml_node *package_pipeline(const krm_pkg *all, const char *kpt_path, yml_node **mutators,
+                                  yml_node **validators) {
   krm_file *kf = krm_pkg_file(all, kpt_path);
   yml_node *kroot = kf ? yml_file_doc(kf->yaml, 0) : NULL;
   yml_node *pipeline = kroot ? yml_map_get(kroot, "pipeline") : NULL;
-  yml_node *mutators = pipeline ? yml_map_get(pipeline, "mutators") : NULL;
-  yml_node *validators = pipeline ? yml_map_get(pipeline, "validators") : NULL;
-  size_t nm = mutators && yml_node_kind(mutators) == YML_SEQ ? yml_node_size(mutators) : 0;
-  size_t nv = validators && yml_node_kind(validators) == YML_SEQ ? yml_node_size(validators) : 0;
+  *mutators = pipeline ? yml_map_get(pipeline, "mutators") : NULL;
+  *validators = pipeline ? yml_map_get(pipeline, "validators") : NULL;
+  if (*mutators && yml_node_kind(*mutators) != YML_SEQ)
+    *mutators = NULL;
+  if (*validators && yml_node_kind(*validators) != YML_SEQ)
+    *validators = NULL;
+  return pipeline;
+}
+
+static char *package_dir(const char *root_dir, const char *rel) {
+  return rel[0] ? str_printf("%s/%s", root_dir, rel) : str_dup(root_dir);
+}
+
+static int plan_add_entries(render_ctx *ctx, const char *pkg_dir, const yml_node *list) {
+  for (size_t i = 0; list && i < yml_node_size(list) && ctx->nplan < PLAN_MAX_STEPS; i++) {
+    const yml_node *entry = yml_seq_at(list, i);
+    const char *image = yml_lookup_str(entry, "image", NULL);
+    const char *exec = image ? NULL : yml_lookup_str(entry, "exec", NULL);
+    planned_step *ps = &ctx->plan[ctx->nplan++];
+    memset(ps, 0, sizeof(*ps));
+    /* An entry render will refuse is planned (so the order holds) but never prepared. */
+    ps->started = (!image && !exec) || (exec && !ctx->allow_exec);
+    if ((image && !(ps->image = str_dup(image))) || (exec && !(ps->exec = str_dup(exec))) ||
+        !(ps->pkg_dir = str_dup(pkg_dir)))
+      return ERR_NOMEM;
+  }
+  return 0;
+}
+
+/* Lists the steps render_one will run, in its order: each package after its subpackages,
+ * its mutators then its validators. Read from the Kptfiles as they are now: a subpackage
+ * runs before any function of its parent can change its Kptfile, and a package's own
+ * pipeline is read before its functions run, so the list is exact; every step is still
+ * checked against its plan before a prepared sandbox is used. */
+static int plan_package(render_ctx *ctx, const krm_pkg *all, const char *rel) {
+  char *prefix = rel[0] ? str_printf("%s/", rel) : str_dup("");
+  char *kpt_path = prefix ? str_printf("%sKptfile", prefix) : NULL;
+  char *pkg_dir = package_dir(ctx->root_dir, rel);
+  char **subs = NULL;
+  size_t nsubs = 0;
+  int rc = prefix && kpt_path && pkg_dir ? direct_subpackages(all, prefix, &subs, &nsubs) : ERR_NOMEM;
+  for (size_t i = 0; i < nsubs && !rc; i++)
+    rc = plan_package(ctx, all, subs[i]);
+  yml_node *mutators = NULL, *validators = NULL;
+  if (!rc)
+    package_pipeline(all, kpt_path, &mutators, &validators);
+  if (!rc)
+    rc = plan_add_entries(ctx, pkg_dir, mutators);
+  if (!rc)
+    rc = plan_add_entries(ctx, pkg_dir, validators);
+  free_list(subs, nsubs);
+  free(prefix);
+  free(kpt_path);
+  free(pkg_dir);
+  return rc;
+}
+
+/* Starts the sandboxes of the next PLAN_AHEAD steps that have none yet. */
+static void plan_prepare_ahead(render_ctx *ctx) {
+  for (size_t i = ctx->next; i < ctx->nplan && i < ctx->next + PLAN_AHEAD; i++) {
+    planned_step *ps = &ctx->plan[i];
+    if (ps->started)
+      continue;
+    ps->started = true;
+    fn_step step = {.image = ps->image, .exec = ps->exec, .exec_base_dir = ps->pkg_dir};
+    ps->prep = fn_prepare_step(ctx->env, &step);
+  }
+}
+
+/* The prepared sandbox for `step` if it is the planned next one (NULL otherwise), and
+ * starts preparing the ones after it. */
+static fn_prepared *plan_take(render_ctx *ctx, const fn_step *step) {
+  if (ctx->next >= ctx->nplan)
+    return NULL;
+  planned_step *ps = &ctx->plan[ctx->next++];
+  fn_prepared *prep = NULL;
+  if (str_eq(ps->image, step->image) && str_eq(ps->exec, step->image ? NULL : step->exec) &&
+      str_eq(ps->pkg_dir, step->exec_base_dir)) {
+    prep = ps->prep;
+    ps->prep = NULL;
+  }
+  plan_prepare_ahead(ctx);
+  return prep;
+}
+
+static void plan_free(render_ctx *ctx) {
+  for (size_t i = 0; i < ctx->nplan; i++) {
+    fn_prepared_free(ctx->plan[i].prep);
+    free(ctx->plan[i].image);
+    free(ctx->plan[i].exec);
+    free(ctx->plan[i].pkg_dir);
+  }
+  free(ctx->plan);
+  ctx->plan = NULL;
+  ctx->nplan = ctx->next = 0;
+}
+
+/* Runs one Kptfile pipeline entry over `*rl`. */
+static int run_entry(render_ctx *ctx, const char *pkg_dir, const yml_node *entry,
+                     const krm_pkg *view, bool validator, yml_file **rl) {
+  const char *image = yml_lookup_str(entry, "image", NULL);
+  const char *exec = yml_lookup_str(entry, "exec", NULL);
+  fn_step step = {.image = image, .exec = image ? NULL : exec, .exec_base_dir = pkg_dir};
+  fn_prepared *prep = plan_take(ctx, &step);
+  if (!image && !exec)
+    return error_set(ERR_INVALID, "%s/Kptfile: a pipeline function needs `image` or `exec`", pkg_dir);
+  if (exec && !image && !ctx->allow_exec) {
+    fn_prepared_free(prep);
+    return error_set(ERR_FORBIDDEN, "must run with `--allow-exec` option to allow running function "
+                                    "binaries");
+  }
+  int rc = 0;
+  yml_node *config = step_config(entry, view, &rc);
+  if (rc) {
+    fn_prepared_free(prep);
+    return rc;
+  }
+  return run_on_rl(ctx->env, &step, config, yml_map_get(entry, "selectors"),
+                   yml_map_get(entry, "exclude"), validator, prep, rl, ctx->rep, ctx->log);
+}
+
+/* Renders one package (directory `rel` of the tree, "" for the root) after its
+ * subpackages, in place in `all`. */
+static int render_one(render_ctx *ctx, const char *rel, krm_pkg *all) {
+  char *prefix = rel[0] ? str_printf("%s/", rel) : str_dup("");
+  char *kpt_path = str_printf("%sKptfile", prefix ? prefix : "");
+  char *pkg_dir = package_dir(ctx->root_dir, rel);
+  krm_pkg view;
+  memset(&view, 0, sizeof(view));
+  yml_file *rl = NULL;
+  krm_pkg *out = NULL;
+  char **subs = NULL;
+  size_t nsubs = 0;
+  int rc = prefix && kpt_path && pkg_dir ? 0 : ERR_NOMEM;
+  if (rc)
+    goto done;
+  /* Subpackages first: the Kptfiles directly below this package (no Kptfile between). */
+  rc = direct_subpackages(all, prefix, &subs, &nsubs);
+  for (size_t i = 0; i < nsubs && !rc; i++)
+    rc = render_one(ctx, subs[i], all);
+  if (rc)
+    goto done;
+  ctx->rep->packages++;
+  if (ctx->log)
+    fprintf(ctx->log, "Package \"%s\": \n", pkg_dir);
+  yml_node *mutators, *validators;
+  yml_node *pipeline = package_pipeline(all, kpt_path, &mutators, &validators);
+  size_t nm = mutators ? yml_node_size(mutators) : 0;
+  size_t nv = validators ? yml_node_size(validators) : 0;
   if (!nm && !nv)
     goto done;
   /* Copy the pipeline: the Kptfile itself may be changed by a mutator. */
@@ -527,9 +1005,9 @@ static int render_one(const fn_env *env, const char *root_dir, const char *rel, 
   if (!rc)
     rc = krm_rl_from_pkg(&rl, &view, NULL);
   for (size_t i = 0; i < nm && !rc; i++)
-    rc = run_entry(env, pkg_dir, yml_seq_at(mutators, i), &view, false, allow_exec, &rl, rep, log);
+    rc = run_entry(ctx, pkg_dir, yml_seq_at(mutators, i), &view, false, &rl);
   for (size_t i = 0; i < nv && !rc; i++)
-    rc = run_entry(env, pkg_dir, yml_seq_at(validators, i), &view, true, allow_exec, &rl, rep, log);
+    rc = run_entry(ctx, pkg_dir, yml_seq_at(validators, i), &view, true, &rl);
   yml_node_free(pipe_copy);
   if (!rc && nm) {
     rc = krm_rl_to_pkg(&out, yml_file_doc(rl, 0));
@@ -538,6 +1016,7 @@ static int render_one(const fn_env *env, const char *root_dir, const char *rel, 
       rc = replace_below(all, prefix, out);
   }
 done:
+  free_list(subs, nsubs);
   view_free(&view);
   krm_pkg_free(out);
   yml_file_free(rl);
@@ -549,24 +1028,40 @@ done:
 
 int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_report *rep,
                       FILE *log) {
-  krm_pkg *before = NULL, *all = NULL;
+  krm_pkg *all = NULL;
+  pkg_snapshot before;
+  memset(&before, 0, sizeof(before));
+  render_ctx ctx = {.env = env, .root_dir = dir, .allow_exec = allow_exec, .rep = rep, .log = log};
   char *kptfile = fs_join(dir, "Kptfile");
   int rc = kptfile ? 0 : ERR_NOMEM;
   if (!rc && !fs_exists(kptfile))
     rc = error_set(ERR_NOTFOUND, "%s is not a kpt package (no Kptfile)", dir);
   free(kptfile);
   if (!rc)
-    rc = krm_pkg_read(&before, dir, KRM_READ_SUBPACKAGES);
-  if (!rc)
     rc = krm_pkg_read(&all, dir, KRM_READ_SUBPACKAGES);
+  /* The first sandboxes build (in their own processes) while the snapshot is taken. */
+  if (!rc && !(ctx.plan = calloc(PLAN_MAX_STEPS, sizeof(planned_step))))
+    rc = ERR_NOMEM;
   if (!rc)
-    rc = render_one(env, dir, "", all, allow_exec, rep, log);
+    rc = plan_package(&ctx, all, "");
   if (!rc)
-    rc = write_package(dir, before, all);
+    plan_prepare_ahead(&ctx);
+  if (!rc)
+    rc = snapshot_take(all, &before);
+  spare_files spare;
+  memset(&spare, 0, sizeof(spare));
+  if (!rc)
+    spare_start(&spare, dir, &before);
+  if (!rc)
+    rc = render_one(&ctx, "", all);
+  plan_free(&ctx); /* cancels what a failure left unused */
+  if (!rc)
+    rc = write_package(dir, &before, all, &spare);
+  spare_free(&spare); /* removes the temporaries not used (all of them on a failure) */
   if (!rc && log)
     fprintf(log, "\nSuccessfully executed %d function(s) in %d package(s).\n", rep->functions,
             rep->packages);
-  krm_pkg_free(before);
+  snapshot_free(&before);
   krm_pkg_free(all);
   return rc;
 }

@@ -7,6 +7,7 @@
 #include "fn/builtin.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,22 +81,108 @@ static void take_output(fn_outcome *out, const buf *text, bool exited_ok) {
   }
 }
 
+static int resolve_step(const fn_env *env, const fn_step *step, resolved_fn *fn) {
+  return step->image  ? resolve_image(&env->resolve, step->image, fn)
+         : step->exec ? resolve_exec(&env->resolve, step->exec, step->exec_base_dir, fn)
+                      : error_set(ERR_INVALID, "a function needs an image or an exec command");
+}
+
+static bool in_process(const fn_env *env, const resolved_fn *fn) {
+  return fn->kind == RESOLVED_BUILTIN && env->builtins_in_process;
+}
+
+/* The sandbox spec for a resolved function that runs as a subprocess (an executable, or
+ * Portico's own `fn run NAME` for a built-in outside the fast path). `self` (PATH_MAX) and
+ * `self_argv` (5) are storage the spec points into. No stdin yet. */
+static int subprocess_spec(const fn_env *env, const fn_step *step, resolved_fn *fn, char *self,
+                           char **self_argv, sandbox_spec *spec) {
+  bool self_run = fn->kind == RESOLVED_BUILTIN;
+  if (self_run && !realpath("/proc/self/exe", self))
+    return error_set_errno(ERR_IO, "cannot find Portico's own executable");
+  self_argv[0] = "portico";
+  self_argv[1] = "fn";
+  self_argv[2] = "run";
+  self_argv[3] = fn->builtin;
+  self_argv[4] = NULL;
+  memset(spec, 0, sizeof(*spec));
+  spec->exe = self_run ? self : fn->exe;
+  spec->argv = self_run ? self_argv : fn->argv;
+  spec->limits = env->limits;
+  spec->mode = env->mode;
+  spec->envp = step->envp;
+  return 0;
+}
+
+struct fn_prepared {
+  char *image, *exec, *base_dir; /* the step it was made for */
+  sandbox_proc *sp;
+};
+
+void fn_prepared_free(fn_prepared *p) {
+  if (!p)
+    return;
+  sandbox_cancel(p->sp);
+  free(p->image);
+  free(p->exec);
+  free(p->base_dir);
+  free(p);
+}
+
+static bool same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+static bool prepared_for(const fn_prepared *p, const fn_step *step) {
+  return p && same_str(p->image, step->image) && same_str(p->exec, p->image ? NULL : step->exec) &&
+         same_str(p->base_dir, step->exec_base_dir);
+}
+
+fn_prepared *fn_prepare_step(const fn_env *env, const fn_step *step) {
+  resolved_fn fn;
+  memset(&fn, 0, sizeof(fn));
+  fn_prepared *p = NULL;
+  int saved = error_code();
+  char saved_msg[256];
+  snprintf(saved_msg, sizeof(saved_msg), "%s", error_message());
+  if (!resolve_step(env, step, &fn) && !in_process(env, &fn)) {
+    char self[PATH_MAX];
+    char *self_argv[5];
+    sandbox_spec spec;
+    p = calloc(1, sizeof(*p));
+    if (p && (step->image ? !(p->image = str_dup(step->image))
+                          : step->exec && !(p->exec = str_dup(step->exec))))
+      p = (fn_prepared_free(p), NULL);
+    if (p && step->exec_base_dir && !(p->base_dir = str_dup(step->exec_base_dir)))
+      p = (fn_prepared_free(p), NULL);
+    if (p && (subprocess_spec(env, step, &fn, self, self_argv, &spec) || sandbox_start(&spec, &p->sp)))
+      p = (fn_prepared_free(p), NULL);
+  }
+  resolved_fn_free(&fn);
+  /* Best effort: whatever failed here fails again, and is reported, when the step runs. */
+  if (saved)
+    error_set(saved, "%s", saved_msg);
+  else
+    error_clear();
+  return p;
+}
+
 int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, fn_outcome *out) {
+  return fn_run_step_prepared(env, step, input, NULL, out);
+}
+
+int fn_run_step_prepared(const fn_env *env, const fn_step *step, const yml_file *input,
+                         fn_prepared *prep, fn_outcome *out) {
   buf_init(&out->stderr_text, (size_t)64 << 10);
   out->results = json_array();
   resolved_fn fn;
   memset(&fn, 0, sizeof(fn));
-  int rc = step->image ? resolve_image(&env->resolve, step->image, &fn)
-           : step->exec ? resolve_exec(&env->resolve, step->exec, step->exec_base_dir, &fn)
-                        : error_set(ERR_INVALID, "a function needs an image or an exec command");
-  if (rc)
-    return rc;
   buf in = BUF_INIT;
+  int rc = resolve_step(env, step, &fn);
+  if (rc)
+    goto done;
   rc = yml_file_write(input, &in);
   if (rc)
     goto done;
   int64_t start = now_ms();
-  if (fn.kind == RESOLVED_BUILTIN && env->builtins_in_process) {
+  if (in_process(env, &fn)) {
     buf text = BUF_INIT;
     bool failed = false;
     rc = builtin_run_text(fn.builtin, in.data ? in.data : "", in.len, &text, &failed);
@@ -117,19 +204,26 @@ int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, f
     }
     buf_free(&text);
   } else {
-    char self[PATH_MAX];
-    char *self_argv[] = {"portico", "fn", "run", fn.builtin, NULL};
-    if (fn.kind == RESOLVED_BUILTIN && !realpath("/proc/self/exe", self)) {
-      rc = error_set_errno(ERR_IO, "cannot find Portico's own executable");
-      goto done;
-    }
-    bool self_run = fn.kind == RESOLVED_BUILTIN;
-    sandbox_spec spec = {.exe = self_run ? self : fn.exe, .argv = self_run ? self_argv : fn.argv, .stdin_data = in.data,
-                         .stdin_len = in.len, .limits = env->limits, .mode = env->mode,
-                         .envp = step->envp};
     sandbox_result sr;
     memset(&sr, 0, sizeof(sr));
-    rc = sandbox_run(&spec, &sr);
+    if (prepared_for(prep, step)) {
+      buf_init(&sr.out, 0);
+      buf_init(&sr.err, 0);
+      rc = sandbox_finish(prep->sp, in.data, in.len, &sr);
+      prep->sp = NULL; /* freed by sandbox_finish */
+    } else {
+      char self[PATH_MAX];
+      char *self_argv[5];
+      sandbox_spec spec;
+      rc = subprocess_spec(env, step, &fn, self, self_argv, &spec);
+      if (rc) {
+        sandbox_result_free(&sr);
+        goto done;
+      }
+      spec.stdin_data = in.data;
+      spec.stdin_len = in.len;
+      rc = sandbox_run(&spec, &sr);
+    }
     if (!rc) {
       buf_append(&out->stderr_text, sr.err.data ? sr.err.data : "",
                  sr.err.len < ((size_t)64 << 10) ? sr.err.len : ((size_t)64 << 10));
@@ -149,6 +243,7 @@ int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, f
   }
   out->ms = now_ms() - start;
 done:
+  fn_prepared_free(prep);
   buf_free(&in);
   resolved_fn_free(&fn);
   return rc;

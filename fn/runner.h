@@ -59,6 +59,20 @@ typedef struct fn_outcome {
  * `out` must be zeroed; free with fn_outcome_free in every case. */
 int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, fn_outcome *out);
 
+/* A step's sandbox built ahead of its turn, so that its set-up (processes, namespaces,
+ * root, limits) overlaps the previous function's run: render prepares the next step while
+ * the current one runs. fn_prepare_step resolves the step and starts its sandbox
+ * (sandbox_start); it returns NULL, and leaves the error state as it was, when the step
+ * runs in process or anything failed (the failure then shows, with its message, when the
+ * step runs). fn_run_step_prepared is fn_run_step using `prep` when it was made for the
+ * same step (image, exec and base directory), and always consumes it (NULL is fine). */
+typedef struct fn_prepared fn_prepared;
+fn_prepared *fn_prepare_step(const fn_env *env, const fn_step *step);
+int fn_run_step_prepared(const fn_env *env, const fn_step *step, const yml_file *input,
+                         fn_prepared *prep, fn_outcome *out);
+/* Cancels (kills) a prepared sandbox that will not run. NULL is fine. */
+void fn_prepared_free(fn_prepared *p);
+
 void fn_outcome_free(fn_outcome *out);
 
 /* The display name kpt prints for a step: the image, or the exec command. */

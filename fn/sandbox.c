@@ -84,6 +84,7 @@ typedef struct child_plan {
   char exe[PLAN_PATH_MAX];
   char *const *argv;
   char *const *envp;
+  char *default_argv[2]; /* {exe, NULL} when the spec gives no argv */
   plan_op ops[PLAN_MAX_OPS];
   int n_ops;
   char uid_map[64], gid_map[64];
@@ -245,6 +246,11 @@ static __attribute__((noreturn)) void child_exec(const child_plan *plan, int lif
       signal(s, SIG_DFL);
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &plan->prog) < 0)
     child_fail(plan, "seccomp");
+  /* The barrier: a sandbox may be built ahead of its turn (sandbox_start); the function
+   * starts only when its input starts to arrive on stdin, or stdin is closed empty. */
+  struct pollfd in = {0, POLLIN, 0};
+  while (poll(&in, 1, -1) < 0 && errno == EINTR)
+    ;
   static char *const empty_env[] = {NULL};
   execve(plan->exe, plan->argv, plan->envp ? plan->envp : empty_env);
   child_fail(plan, "exec");
@@ -732,25 +738,42 @@ static int resolve_exe(const char *exe, char *real, size_t size) {
   return 0;
 }
 
-int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
-  buf_init(&result->out, 0);
-  buf_init(&result->err, 0);
-  result->detail[0] = 0;
-  result->limits = spec->limits;
+struct sandbox_proc {
+  child_plan *plan;
+  int report[2];
+  proc_child child;
+  sandbox_limits limits;
+};
+
+static void proc_free(sandbox_proc *sp) {
+  for (int i = 0; i < 2; i++)
+    if (sp->report[i] >= 0)
+      close(sp->report[i]);
+  free(sp->plan);
+  free(sp);
+}
+
+int sandbox_start(const sandbox_spec *spec, sandbox_proc **out) {
+  *out = NULL;
+  sandbox_proc *sp = calloc(1, sizeof(*sp));
   child_plan *plan = calloc(1, sizeof(*plan));
-  int report[2] = {-1, -1};
-  int rc = 0;
-  if (!plan)
+  if (!sp || !plan) {
+    free(sp);
+    free(plan);
     return error_set(ERR_NOMEM, "out of memory");
+  }
+  sp->plan = plan;
+  sp->report[0] = sp->report[1] = -1;
+  sp->limits = spec->limits;
   plan->strict = spec->mode == SANDBOX_STRICT;
   plan->as_root = geteuid() == 0;
-  rc = resolve_exe(spec->exe, plan->exe, sizeof(plan->exe));
+  int rc = resolve_exe(spec->exe, plan->exe, sizeof(plan->exe));
   if (rc)
-    goto done;
+    goto fail;
   if (plan->strict) {
     rc = plan_build(plan, spec, plan->exe);
     if (rc)
-      goto done;
+      goto fail;
   } else {
     log_warn(NULL, "SANDBOX WEAK MODE: running %s WITHOUT namespaces (no mount, PID, network, "
                    "IPC or user isolation); only rlimits, seccomp and an unprivileged uid apply",
@@ -758,7 +781,7 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
   }
   rc = build_filter(!plan->strict, &plan->prog);
   if (rc)
-    goto done;
+    goto fail;
   snprintf(plan->uid_map, sizeof(plan->uid_map), "%d %d 1\n", SANDBOX_UID, SANDBOX_UID);
   snprintf(plan->gid_map, sizeof(plan->gid_map), "%d %d 1\n", SANDBOX_GID, SANDBOX_GID);
   const sandbox_limits *l = &spec->limits;
@@ -766,39 +789,58 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
   set_rlimit(&plan->as, l->memory_bytes, l->memory_bytes);
   set_rlimit(&plan->nproc, l->processes, l->processes);
   set_rlimit(&plan->nofile, l->open_files, l->open_files);
-  char *default_argv[2] = {plan->exe, NULL};
-  plan->argv = spec->argv ? spec->argv : default_argv;
+  plan->default_argv[0] = plan->exe;
+  plan->argv = spec->argv ? spec->argv : plan->default_argv;
   plan->envp = spec->envp;
   plan->grandparent = getpid();
-  if (pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0) {
+  if (pipe2(sp->report, O_CLOEXEC | O_NONBLOCK) < 0) {
     rc = error_set_errno(ERR_IO, "cannot create the sandbox report pipe");
-    goto done;
+    goto fail;
   }
-  plan->report_fd = report[1];
-  char *const exec_argv[] = {plan->exe, NULL}; /* proc_run's own exec is never reached */
+  plan->report_fd = sp->report[1];
+  /* The child copies argv, envp and the plan at the fork: they need not outlive this call. */
+  char *const exec_argv[] = {plan->exe, NULL}; /* proc's own exec is never reached */
+  proc_spec ps = {.argv = exec_argv, .setup = sandbox_child, .setup_arg = plan};
+  rc = proc_start(&ps, &sp->child);
+  if (rc)
+    goto fail;
+  close(sp->report[1]);
+  sp->report[1] = -1;
+  *out = sp;
+  return 0;
+fail:
+  proc_free(sp);
+  return rc;
+}
+
+void sandbox_cancel(sandbox_proc *sp) {
+  if (!sp)
+    return;
+  proc_abort(&sp->child);
+  proc_free(sp);
+}
+
+int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
+                   sandbox_result *result) {
+  result->detail[0] = 0;
+  result->limits = sp->limits;
+  const sandbox_limits *l = &sp->limits;
   proc_spec ps = {
-      .argv = exec_argv,
-      .stdin_data = spec->stdin_data,
-      .stdin_len = spec->stdin_len,
+      .stdin_data = stdin_data,
+      .stdin_len = stdin_len,
       .stdout_limit = (size_t)l->output_bytes,
       .stderr_limit = (size_t)l->output_bytes,
       .timeout_ms = l->wall_ms,
-      .setup = sandbox_child,
-      .setup_arg = plan,
   };
   proc_result pr;
   memset(&pr, 0, sizeof(pr));
-  rc = proc_run(&ps, &pr);
+  int rc = proc_finish(&ps, &sp->child, &pr);
   result->out = pr.out;
   result->err = pr.err;
   result->wall_ms = pr.wall_ms;
-  if (rc)
-    goto done;
-  close(report[1]);
-  report[1] = -1;
   bool refused = false;
   result->outcome = SANDBOX_OK;
-  bool setup_failed = read_report(report[0], result, &refused);
+  bool setup_failed = read_report(sp->report[0], result, &refused);
   switch (pr.outcome) {
   case PROC_TIMED_OUT: result->outcome = SANDBOX_WALL_TIME; break;
   case PROC_OUTPUT_LIMIT: result->outcome = SANDBOX_OUTPUT_LIMIT; break;
@@ -814,18 +856,25 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
       result->exit_code = pr.exit_code;
     break;
   }
-  if (setup_failed && refused && plan->strict)
+  if (!rc && setup_failed && refused && sp->plan->strict)
     rc = error_set(ERR_UNAVAILABLE,
                    "%s; the kernel refuses the namespaces the sandbox needs, so Portico will not "
                    "run untrusted functions here (use --sandbox=weak to accept weaker isolation)",
                    result->detail);
-done:
-  if (report[0] >= 0)
-    close(report[0]);
-  if (report[1] >= 0)
-    close(report[1]);
-  free(plan);
+  proc_free(sp);
   return rc;
+}
+
+int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
+  buf_init(&result->out, 0);
+  buf_init(&result->err, 0);
+  result->detail[0] = 0;
+  result->limits = spec->limits;
+  sandbox_proc *sp = NULL;
+  int rc = sandbox_start(spec, &sp);
+  if (rc)
+    return rc;
+  return sandbox_finish(sp, spec->stdin_data, spec->stdin_len, result);
 }
 
 void sandbox_result_free(sandbox_result *result) {

@@ -107,6 +107,21 @@ bool sandbox_available(char *why, size_t why_size);
  * with sandbox_result_free in every case. */
 int sandbox_run(const sandbox_spec *spec, sandbox_result *result);
 
+/* sandbox_run in two halves, so that a caller can build the next function's sandbox while
+ * the current function runs (render does): sandbox_start builds the whole sandbox up to
+ * the function's exec (processes, namespaces, root, uid map, limits, seccomp) and leaves
+ * it waiting for its input; spec->stdin_data is not used. sandbox_finish hands it the input
+ * (its wall time counts from here), waits for the function and fills `result` (zeroed by
+ * the caller; free with sandbox_result_free) with sandbox_run's return convention.
+ * sandbox_cancel kills a started sandbox that will not run. Every started sandbox ends in
+ * exactly one of sandbox_finish or sandbox_cancel, which free it. sandbox_start returns
+ * ERR_INVALID / ERR_NOTFOUND for a bad executable, ERR_IO when no process could start. */
+typedef struct sandbox_proc sandbox_proc;
+int sandbox_start(const sandbox_spec *spec, sandbox_proc **out);
+int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
+                   sandbox_result *result);
+void sandbox_cancel(sandbox_proc *sp);
+
 void sandbox_result_free(sandbox_result *result);
 
 /* One line for a person: "exited with code 1", "killed: wall time limit of 10000 ms", ... */

@@ -5,6 +5,8 @@
 # --no-in-process` (sandboxed subprocess). The three trees must be identical, and the
 # result must show the documented change.
 
+load lib/fn-sandbox
+
 setup() {
   command -v kpt >/dev/null || skip "kpt is not installed: SKIPPING the kpt side of the built-in tests"
   A="$BATS_TEST_TMPDIR/kpt" B="$BATS_TEST_TMPDIR/inproc" C="$BATS_TEST_TMPDIR/sandboxed"
@@ -21,11 +23,15 @@ three_ways() {
   run "$PORTICO_BIN" fn eval "$B" --image "$image" "$@"
   echo "portico: $output"
   [ "$status" -eq 0 ]
+  diff -r "$A" "$B"
+  if strict_sandbox_refused; then
+    echo "# THIS KERNEL REFUSES THE NAMESPACES THE STRICT SANDBOX NEEDS: SKIPPING the --no-in-process leg of $name" >&3
+    return 0
+  fi
   # (--memory: an ASan-built portico reserves terabytes of shadow address space)
   run "$PORTICO_BIN" fn eval "$C" --image "$image" --no-in-process --memory 100Ti "$@"
   echo "portico --no-in-process: $output"
   [ "$status" -eq 0 ]
-  diff -r "$A" "$B"
   diff -r "$A" "$C"
 }
 

@@ -4,8 +4,15 @@
 # sandbox). The resulting trees must be byte-identical, failures must fail both and leave
 # the package untouched.
 
+load lib/fn-sandbox
+
 setup() {
   command -v kpt >/dev/null || skip "kpt is not installed: SKIPPING the render differential tests"
+  # Exec functions run in the strict sandbox; only two tests run none.
+  case "$BATS_TEST_DESCRIPTION" in
+    *"refused without --allow-exec"* | *"built-in in the Kptfile pipeline"*) ;;
+    *) require_strict_sandbox ;;
+  esac
   FNS="$BATS_TEST_TMPDIR/fns"
   mkdir -p "$FNS"
   printf '#!/bin/sh\nexec sed -e "s/name: app$/name: app-prod/"\n' >"$FNS/rename.sh"
@@ -211,6 +218,53 @@ YAML
   grep -q '^exitCode: 0' "$r"
   [ "$(grep -c 'exitCode: 0' "$r")" -eq 3 ]
   grep -q "exec: $FNS/scale.sh" "$r"
+}
+
+@test "results-dir: byte-identical with kpt's for functions in subpackages, passing and failing" {
+  resources
+  # Reports results the way real functions do: resourceRef, field, file with index 0 (kpt
+  # leaves a zero index out), a field kpt does not know (dropped).
+  cat >"$FNS/report.sh" <<'SH'
+#!/bin/sh
+cat
+printf 'results:\n- message: checked\n  severity: warning\n  resourceRef:\n    apiVersion: v1\n    kind: ConfigMap\n    name: app\n  file:\n    path: sub.yaml\n    index: 0\n  extra: dropped\n- message: looked at\n  field:\n    path: data.value\n'
+SH
+  cat >"$FNS/report-fail.sh" <<'SH'
+#!/bin/sh
+cat
+printf 'results:\n- message: broken\n  severity: error\n  resourceRef:\n    apiVersion: v1\n    kind: Service\n    name: app\n  file:\n    path: deep.yaml\n    index: 1\n'
+echo "deep went wrong" >&2
+exit 1
+SH
+  chmod 755 "$FNS/report.sh" "$FNS/report-fail.sh"
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/report.sh"
+  kptfile "$A/sub" sub 'pipeline:' '  mutators:' "    - exec: $FNS/report.sh"
+  mkdir -p "$(dirname "$B")" && cp -r "$A" "$B"
+  run kpt fn render "$A" --allow-exec --results-dir "$BATS_TEST_TMPDIR/rk"
+  [ "$status" -eq 0 ]
+  run "$PORTICO_BIN" fn render "$B" --allow-exec --results-dir "$BATS_TEST_TMPDIR/rp"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"[warning] v1/ConfigMap/app: checked"* ]]
+  [[ "$output" == *"[info] data.value: looked at"* ]]
+  diff "$BATS_TEST_TMPDIR/rk/results.yaml" "$BATS_TEST_TMPDIR/rp/results.yaml"
+  diff -r "$A" "$B"
+
+  rm -rf "$A" "$B" "$BATS_TEST_TMPDIR"/rk "$BATS_TEST_TMPDIR"/rp
+  mkdir -p "$A/sub/deeper" "$A/other"
+  resources
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/report.sh"
+  kptfile "$A/sub" sub 'pipeline:' '  mutators:' "    - exec: $FNS/report.sh"
+  kptfile "$A/sub/deeper" deeper 'pipeline:' '  validators:' "    - exec: $FNS/report-fail.sh"
+  cp -r "$A" "$BATS_TEST_TMPDIR/k2"
+  mkdir -p "$(dirname "$B")" && cp -r "$A" "$B"
+  run kpt fn render "$BATS_TEST_TMPDIR/k2" --allow-exec --results-dir "$BATS_TEST_TMPDIR/rk"
+  [ "$status" -ne 0 ]
+  run "$PORTICO_BIN" fn render "$B" --allow-exec --results-dir "$BATS_TEST_TMPDIR/rp"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"[error] v1/Service/app: broken"* ]]
+  diff "$BATS_TEST_TMPDIR/rk/results.yaml" "$BATS_TEST_TMPDIR/rp/results.yaml"
 }
 
 @test "a built-in in the Kptfile pipeline renders in process" {

@@ -1,4 +1,4 @@
-/* Unit tests for base/: error, buf, str, fs, jpath, proc. */
+/* Unit tests for base/: error, buf, str, fs, jpath, proc (run, start/finish/abort). */
 #include "common/testutil.h"
 
 #include "base/buf.h"
@@ -9,8 +9,10 @@
 #include "base/proc.h"
 #include "base/str.h"
 
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 START_TEST(error_set_and_prefix) {
   ck_assert_int_eq(error_set(ERR_NOTFOUND, "no %s", "thing"), ERR_NOTFOUND);
@@ -169,6 +171,34 @@ START_TEST(proc_timeout_and_output_limit) {
 }
 END_TEST
 
+START_TEST(proc_start_then_finish_or_abort) {
+  char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+  /* Started ahead: it waits for its input, and the wall time counts from proc_finish. */
+  char *argv[] = {"sh", "-c", "read line; echo \"got $line\"", NULL};
+  proc_spec spec = {.argv = argv, .envp = envp, .timeout_ms = 300};
+  proc_child child;
+  ck_assert_int_eq(proc_start(&spec, &child), 0);
+  ck_assert_int_gt(child.pid, 0);
+  struct timespec pause = {0, 400 * 1000000L}; /* longer than the timeout */
+  nanosleep(&pause, NULL);
+  proc_spec feed = {.stdin_data = "x\n", .stdin_len = 2, .timeout_ms = 300};
+  proc_result r = {0};
+  ck_assert_int_eq(proc_finish(&feed, &child, &r), 0);
+  ck_assert_int_eq(r.outcome, PROC_EXITED);
+  ck_assert_str_eq(buf_cstr(&r.out), "got x\n");
+  ck_assert_int_eq(child.pid, 0);
+  proc_result_free(&r);
+
+  char *sleeper[] = {"sleep", "30", NULL};
+  proc_spec s2 = {.argv = sleeper, .envp = envp};
+  ck_assert_int_eq(proc_start(&s2, &child), 0);
+  int pid = child.pid;
+  proc_abort(&child);
+  ck_assert_int_eq(child.pid, 0);
+  ck_assert_int_eq(kill(pid, 0), -1); /* killed and reaped */
+}
+END_TEST
+
 START_TEST(log_redacts_userinfo) {
   char out[128];
   log_redact_url("https://user:secret@example.com/repo.git", out, sizeof(out));
@@ -191,6 +221,7 @@ static Suite *base_suite(void) {
   tcase_add_test(tc, jpath_get_set_del);
   tcase_add_test(tc, proc_runs_and_collects);
   tcase_add_test(tc, proc_timeout_and_output_limit);
+  tcase_add_test(tc, proc_start_then_finish_or_abort);
   tcase_add_test(tc, log_redacts_userinfo);
   suite_add_tcase(s, tc);
   return s;

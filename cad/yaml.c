@@ -2091,6 +2091,32 @@ static void emit_key(emitter *e, const yml_node *k, bool flow) {
 }
 
 /* One map entry rendered fresh, at column `col`. */
+/* Writes " <properties>" (anchor, tag) of block collection `v` about to be placed under a
+ * key, on the key's line: on a line of their own they could sit at the key's column ("a:"
+ * then "!tag" then "- x"), which does not parse. Returns whether there were any (then the
+ * emit of `v` must skip them: e->props_done). */
+static bool emit_key_line_props(emitter *e, const yml_node *v) {
+  if (v->src && v->pstart < v->cstart) {
+    const char *t = v->src->text;
+    size_t pe = v->pstart;
+    while (pe < v->cstart && t[pe] != '\n' && t[pe] != '\r' &&
+           !(t[pe] == '#' && pe > v->pstart && t[pe - 1] == ' '))
+      pe++;
+    pe = trim_end(t, v->pstart, pe);
+    if (pe == v->pstart)
+      return false;
+    put(e, " ", 1);
+    put(e, t + v->pstart, pe - v->pstart);
+    return true;
+  }
+  if (!v->src && v->anchor) {
+    put(e, " &", 2);
+    puts_(e, v->anchor);
+    return true;
+  }
+  return false;
+}
+
 static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, int col, bool flow) {
   emit_key(e, k, flow);
   put(e, ":", 1);
@@ -2103,21 +2129,7 @@ static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, i
   const char *comment = k->comment_set ? k->line_comment : orig_comment;
   has_comment = comment != NULL;
   if (is_block_collection(v, flow)) {
-    /* properties go on the key line ("a: !tag" then the items: under the key they could
-     * sit at the key's own column, which does not parse) */
-    size_t pe = 0;
-    if (v->src && v->pstart < v->cstart) {
-      const char *t = v->src->text;
-      pe = v->pstart;
-      while (pe < v->cstart && t[pe] != '\n' && t[pe] != '\r' && !(t[pe] == '#' && pe > v->pstart && t[pe - 1] == ' '))
-        pe++;
-      pe = trim_end(t, v->pstart, pe);
-      put(e, " ", 1);
-      put(e, t + v->pstart, pe - v->pstart);
-    } else if (!v->src && v->anchor) {
-      put(e, " &", 2);
-      puts_(e, v->anchor);
-    }
+    bool props = emit_key_line_props(e, v);
     if (has_comment) {
       puts_(e, " # ");
       puts_(e, comment);
@@ -2125,7 +2137,7 @@ static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, i
     put(e, "\n", 1);
     int child = v->kind == YML_MAP || e->wide ? col + 2 : col;
     spaces(e, child);
-    e->props_done = pe > v->pstart || (!v->src && v->anchor);
+    e->props_done = props;
     emit(e, v, child, child + 2, flow);
   } else {
     const yml_node *r = v;
@@ -2296,6 +2308,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col, bool props_done
           comment = kept;
         }
         if (block_new) {
+          bool props = !(block_old && same_value) && emit_key_line_props(e, v);
           if (comment) {
             puts_(e, " # ");
             puts_(e, comment);
@@ -2314,6 +2327,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col, bool props_done
                 child = col + 2;
             }
             spaces(e, child);
+            e->props_done = props;
             emit(e, v, child, child + 2, false);
           }
         } else {

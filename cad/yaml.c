@@ -2481,6 +2481,8 @@ int yml_node_write(const yml_node *n, buf *out) {
 int yml_file_write(const yml_file *f, buf *out) {
   emitter e = {out, 0, 0, f->wide, false, false};
   const yml_src *s = f->src;
+  if (s && s->len)
+    (void)buf_reserve(out, s->len); /* the output is about the input's size (a hint only) */
   bool wrote = false;
   for (size_t i = 0; i < f->ndocs && !e.rc; i++) {
     const yml_doc *d = &f->docs[i];

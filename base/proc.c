@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,12 +49,16 @@ int proc_start(const proc_spec *spec, proc_child *child) {
     close_pair(err);
     return rc;
   }
-  pid_t pid = fork();
+  pid_t pid = spec->clone_flags
+                  ? (pid_t)syscall(SYS_clone, spec->clone_flags | SIGCHLD, NULL, NULL, NULL, NULL)
+                  : fork();
   if (pid < 0) {
+    int saved = errno;
     int rc = error_set_errno(ERR_IO, "cannot fork to run %s", spec->argv[0]);
     close_pair(in);
     close_pair(out);
     close_pair(err);
+    errno = saved;
     return rc;
   }
   if (pid == 0) {
@@ -83,19 +89,25 @@ int proc_start(const proc_spec *spec, proc_child *child) {
   return 0;
 }
 
-static void reap(pid_t pid, int *status) {
+/* Waits for `pid`; its CPU time (ms) in *cpu_ms when not NULL. */
+static void reap(pid_t pid, int *status, int64_t *cpu_ms) {
+  struct rusage ru;
+  memset(&ru, 0, sizeof(ru));
   for (;;) {
-    pid_t w = waitpid(pid, status, 0);
+    pid_t w = wait4(pid, status, 0, &ru);
     if (w == pid || (w < 0 && errno != EINTR))
       break;
   }
+  if (cpu_ms)
+    *cpu_ms = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+              (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 }
 
 void proc_abort(proc_child *child) {
   if (child->pid > 0) {
     kill(-child->pid, SIGKILL);
     int status;
-    reap(child->pid, &status);
+    reap(child->pid, &status, NULL);
   }
   child->pid = 0;
   close_fd(&child->in);
@@ -165,7 +177,7 @@ int proc_finish(const proc_spec *spec, proc_child *child, proc_result *result) {
   if (killed_for != PROC_EXITED)
     kill(-pid, SIGKILL);
   int status = 0;
-  reap(pid, &status);
+  reap(pid, &status, &result->cpu_ms);
   /* Whatever the child left behind in its group goes too. */
   kill(-pid, SIGKILL);
   child->pid = 0;

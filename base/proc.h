@@ -30,6 +30,10 @@ typedef struct proc_spec {
    * with exit code 127. Must be async-signal-safe. */
   int (*setup)(void *arg);
   void *setup_arg;
+  /* 0: the child is made by fork(). Otherwise by clone() with these CLONE_NEW* flags (the
+   * sandbox: the child starts in its new namespaces); the child then must not call into
+   * anything but system calls (no atfork handlers ran), as `setup` already must not. */
+  unsigned long clone_flags;
 } proc_spec;
 
 typedef enum {
@@ -45,6 +49,7 @@ typedef struct proc_result {
   int exit_code;   /* for PROC_EXITED */
   int signal;      /* for PROC_SIGNALED */
   int64_t wall_ms;
+  int64_t cpu_ms;  /* user + system CPU time of the child itself (from wait4) */
   buf out;         /* owned by the result; free with proc_result_free */
   buf err;
 } proc_result;
@@ -66,7 +71,8 @@ typedef struct proc_child {
   int in, out, err;   /* the parent's ends of the child's stdin, stdout and stderr */
 } proc_child;
 
-/* ERR_IO when no process could be started (nothing to release then). */
+/* ERR_IO when no process could be started (nothing to release then; errno is the fork's or
+ * clone's). */
 int proc_start(const proc_spec *spec, proc_child *child);
 /* Same contract as proc_run (spec->argv, setup and cwd are not used again). */
 int proc_finish(const proc_spec *spec, proc_child *child, proc_result *result);

@@ -6,6 +6,7 @@
 #include "base/str.h"
 #include "cad/krm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -459,7 +460,8 @@ static yml_node *output_root(const fn_outcome *o) { return yml_file_doc(o->outpu
 
 static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
                      const yml_node *selectors, const yml_node *exclude, bool validator,
-                     fn_prepared *prep, yml_file **rl, fn_report *rep, FILE *log);
+                     fn_prepared *prep, fn_prepared *next, yml_file **rl, fn_report *rep,
+                     FILE *log);
 
 int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
                     const yml_node *selectors, fn_report *rep, FILE *log) {
@@ -481,7 +483,7 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
   if (!rc && step->config && !(config = yml_node_copy(step->config)))
     rc = ERR_NOMEM;
   if (!rc)
-    rc = run_on_rl(env, step, config, selectors, NULL, false, prep, &rl, rep, log);
+    rc = run_on_rl(env, step, config, selectors, NULL, false, prep, NULL, &rl, rep, log);
   else
     fn_prepared_free(prep);
   if (!rc)
@@ -654,11 +656,13 @@ static yml_node *step_config(const yml_node *entry, const krm_pkg *view, int *rc
 /* Runs `step` over the ResourceList `*rl`: only the items picked by `selectors` (any of
  * them; all when none) and not by `exclude` are passed; a mutator's output replaces them
  * (the others pass through), a validator's is discarded. Takes ownership of `config` (the
- * functionConfig, may be NULL) and of `prep` (the step's sandbox built ahead, or NULL).
+ * functionConfig, may be NULL) and of `prep` (the step's sandbox built ahead, or NULL);
+ * `next` (borrowed, may be NULL) is handed to fn_run_step_prepared.
  * ERR_GENERIC when the function failed (recorded in `rep`). */
 static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config,
                      const yml_node *selectors, const yml_node *exclude, bool validator,
-                     fn_prepared *prep, yml_file **rl, fn_report *rep, FILE *log) {
+                     fn_prepared *prep, fn_prepared *next, yml_file **rl, fn_report *rep,
+                     FILE *log) {
   int rc = 0;
   fn_step step = *step_in;
   step.config = config;
@@ -733,7 +737,7 @@ static int run_on_rl(const fn_env *env, const fn_step *step_in, yml_node *config
   } else if (log) {
     fprintf(log, "[RUNNING] \"%s\"\n", fn_step_display(&step));
   }
-  rc = fn_run_step_prepared(env, &step, in ? in : *rl, prep, &o);
+  rc = fn_run_step_prepared(env, &step, in ? in : *rl, prep, next, &o);
   prep = NULL; /* consumed */
   if (!rc)
     report_step(rep, &step, &o, log);
@@ -781,7 +785,18 @@ typedef struct planned_step {
   char *image, *exec, *pkg_dir;
   fn_prepared *prep;
   bool started;
+  bool plain; /* no selectors, exclusions or config: its input is the list as it is */
 } planned_step;
+
+/* Does the pipeline entry take the package's list as it is (no selectors, exclusions or
+ * function config)? */
+static bool entry_is_plain(const yml_node *entry) {
+  static const char *const keys[] = {"selectors", "exclude", "configMap", "configPath", "config"};
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+    if (yml_map_get(entry, keys[i]))
+      return false;
+  return true;
+}
 
 typedef struct render_ctx {
   const fn_env *env;
@@ -864,6 +879,7 @@ static int plan_add_entries(render_ctx *ctx, const char *pkg_dir, const yml_node
     memset(ps, 0, sizeof(*ps));
     /* An entry render will refuse is planned (so the order holds) but never prepared. */
     ps->started = (!image && !exec) || (exec && !ctx->allow_exec);
+    ps->plain = entry_is_plain(entry);
     if ((image && !(ps->image = str_dup(image))) || (exec && !(ps->exec = str_dup(exec))) ||
         !(ps->pkg_dir = str_dup(pkg_dir)))
       return ERR_NOMEM;
@@ -896,6 +912,48 @@ static int plan_package(render_ctx *ctx, const krm_pkg *all, const char *rel) {
   free(prefix);
   free(kpt_path);
   free(pkg_dir);
+  return rc;
+}
+
+/* Reads the Kptfiles of the tree at `dir` ("" rel: the root) into `kpts`, with
+ * package-relative paths, skipping hidden entries as krm_pkg_read does: enough to plan
+ * the steps before the whole package is read. Bounded (depth, entries per directory). */
+static int read_kptfiles(krm_pkg *kpts, const char *dir, const char *rel, int depth) {
+  if (depth > 64)
+    return error_set(ERR_LIMIT, "%s: directories nested deeper than 64", dir);
+  DIR *d = opendir(dir);
+  if (!d)
+    return error_set_errno(ERR_IO, "cannot read directory %s", dir);
+  int rc = 0, entries = 0;
+  struct dirent *de;
+  while (!rc && (de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.')
+      continue;
+    if (++entries > KRM_MAX_FILES) {
+      rc = error_set(ERR_LIMIT, "%s: too many entries", dir);
+      break;
+    }
+    bool is_kptfile = !strcmp(de->d_name, "Kptfile");
+    if (!is_kptfile && de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+      continue;
+    char *full = fs_join(dir, de->d_name);
+    char *r = rel[0] ? str_printf("%s/%s", rel, de->d_name) : str_dup(de->d_name);
+    struct stat st;
+    if (!full || !r) {
+      rc = ERR_NOMEM;
+    } else if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+      rc = read_kptfiles(kpts, full, r, depth + 1);
+    } else if (is_kptfile && S_ISREG(st.st_mode)) {
+      buf text = BUF_INIT;
+      rc = fs_read_file(full, KRM_MAX_FILE, &text);
+      if (!rc)
+        rc = krm_pkg_add_text(kpts, r, buf_cstr(&text), text.len);
+      buf_free(&text);
+    }
+    free(full);
+    free(r);
+  }
+  closedir(d);
   return rc;
 }
 
@@ -959,8 +1017,15 @@ static int run_entry(render_ctx *ctx, const char *pkg_dir, const yml_node *entry
     fn_prepared_free(prep);
     return rc;
   }
+  /* A plain mutator followed by a plain step of the same pipeline: the next function can
+   * start on this one's output before it is parsed (see fn_run_step_prepared). */
+  const planned_step *following = ctx->next < ctx->nplan ? &ctx->plan[ctx->next] : NULL;
+  fn_prepared *next = !validator && entry_is_plain(entry) && following && following->plain &&
+                              str_eq(following->pkg_dir, pkg_dir)
+                          ? following->prep
+                          : NULL;
   return run_on_rl(ctx->env, &step, config, yml_map_get(entry, "selectors"),
-                   yml_map_get(entry, "exclude"), validator, prep, rl, ctx->rep, ctx->log);
+                   yml_map_get(entry, "exclude"), validator, prep, next, rl, ctx->rep, ctx->log);
 }
 
 /* Renders one package (directory `rel` of the tree, "" for the root) after its
@@ -1037,15 +1102,26 @@ int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_re
   if (!rc && !fs_exists(kptfile))
     rc = error_set(ERR_NOTFOUND, "%s is not a kpt package (no Kptfile)", dir);
   free(kptfile);
-  if (!rc)
-    rc = krm_pkg_read(&all, dir, KRM_READ_SUBPACKAGES);
-  /* The first sandboxes build (in their own processes) while the snapshot is taken. */
+  /* The steps are planned from the Kptfiles alone, so that the first sandboxes build (in
+   * their own processes) while the package is read and snapshotted. When that fails, they
+   * are planned from the package once read; and each step is checked against its plan. */
   if (!rc && !(ctx.plan = calloc(PLAN_MAX_STEPS, sizeof(planned_step))))
     rc = ERR_NOMEM;
-  if (!rc)
-    rc = plan_package(&ctx, all, "");
-  if (!rc)
+  krm_pkg *kpts = rc ? NULL : krm_pkg_new();
+  bool planned = kpts && !read_kptfiles(kpts, dir, "", 0) && !plan_package(&ctx, kpts, "");
+  krm_pkg_free(kpts);
+  error_clear();
+  if (planned)
     plan_prepare_ahead(&ctx);
+  if (!rc)
+    rc = krm_pkg_read(&all, dir, KRM_READ_SUBPACKAGES);
+  if (!rc && !planned) {
+    plan_free(&ctx);
+    rc = (ctx.plan = calloc(PLAN_MAX_STEPS, sizeof(planned_step))) ? plan_package(&ctx, all, "")
+                                                                    : ERR_NOMEM;
+    if (!rc)
+      plan_prepare_ahead(&ctx);
+  }
   if (!rc)
     rc = snapshot_take(all, &before);
   spare_files spare;

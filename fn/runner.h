@@ -65,11 +65,17 @@ int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, f
  * (sandbox_start); it returns NULL, and leaves the error state as it was, when the step
  * runs in process or anything failed (the failure then shows, with its message, when the
  * step runs). fn_run_step_prepared is fn_run_step using `prep` when it was made for the
- * same step (image, exec and base directory), and always consumes it (NULL is fine). */
+ * same step (image, exec and base directory), and always consumes it (NULL is fine).
+ * `next` (borrowed, may be NULL) is the following step's prepared sandbox when its input
+ * will most likely be this step's output as it is (a mutator without selectors or config
+ * followed by a step without them): when this function exits 0, `next` is started on its
+ * raw output at once, so that it runs while this output is parsed. When `next` then runs,
+ * it keeps that start only if its real input is the same to the byte, else it is killed
+ * and run again on the right input: the result is the same either way. */
 typedef struct fn_prepared fn_prepared;
 fn_prepared *fn_prepare_step(const fn_env *env, const fn_step *step);
 int fn_run_step_prepared(const fn_env *env, const fn_step *step, const yml_file *input,
-                         fn_prepared *prep, fn_outcome *out);
+                         fn_prepared *prep, fn_prepared *next, fn_outcome *out);
 /* Cancels (kills) a prepared sandbox that will not run. NULL is fine. */
 void fn_prepared_free(fn_prepared *p);
 

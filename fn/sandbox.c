@@ -1,16 +1,16 @@
 /*
- * sandbox: see sandbox.h for the design. This file has three parts: the parent side
- * (prepare every path, string and the seccomp program; run proc_run; read the report
- * pipe), the supervisor S (setup hook of proc_run) and the function's PID 1, P.
+ * sandbox: see sandbox.h for the design. This file has two parts: the parent side (prepare
+ * every path, string and the seccomp program; start P with proc_start; write P's id maps
+ * when Portico is root; finish with proc_finish and read the report pipe) and P, the
+ * function's process (the setup hook proc_start runs in the cloned child).
  *
- * Child-side rule: after fork only system calls and the small helpers below that touch
- * nothing but the stack and the prepared `child_plan`. No malloc, no stdio, no locks.
+ * Child-side rule: after the clone only system calls and the small helpers below that
+ * touch nothing but the stack and the prepared `child_plan`. No malloc, no stdio, no locks.
  *
- * Report pipe: S and P write short lines on `report_fd` (close-on-exec, so the function
- * itself never holds it): "setup <step> <errno>" when building the sandbox failed,
- * "nsrefused <step> <errno>" when the kernel refused a namespace, "signal <n> <cpu>" when
- * P died of a signal (cpu=1 when its CPU time reached the limit). The parent reads it
- * without blocking once proc_run returned (S has exited by then).
+ * Report pipe: P writes short lines on `report_fd` (close-on-exec, so the function itself
+ * never holds it): "setup <step> <errno>" when building the sandbox failed, "nsrefused
+ * <step> <errno>" when the kernel refused a namespace. The parent reads it without
+ * blocking once P was reaped.
  */
 #include "sandbox.h"
 
@@ -44,6 +44,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SANDBOX_UID 65534 /* inside the user namespace and on the host */
@@ -80,7 +81,9 @@ typedef struct child_plan {
   bool strict;
   bool as_root;
   int report_fd;
-  pid_t grandparent; /* the portico process: S dies with it */
+  int to_parent;   /* P writes 'u' here once its user namespace exists (root only) */
+  int from_parent; /* and reads 'm' here once the parent wrote its uid/gid maps */
+  int lifeline;    /* read end; the parent holds the only write end until P is reaped */
   char exe[PLAN_PATH_MAX];
   char *const *argv;
   char *const *envp;
@@ -88,6 +91,8 @@ typedef struct child_plan {
   plan_op ops[PLAN_MAX_OPS];
   int n_ops;
   char uid_map[64], gid_map[64];
+  uid_t caller_uid;
+  gid_t caller_gid;
   struct rlimit cpu, as, nproc, nofile;
   struct sock_fprog prog;
 } child_plan;
@@ -324,89 +329,24 @@ static void child_build_root(child_plan *plan) {
     child_fail(plan, "root-read-only");
 }
 
-/* P: PID 1 of the new PID namespace. Never returns. */
-static __attribute__((noreturn)) void child_function(child_plan *plan, int to_s, int from_s,
-                                                     int lifeline) {
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-    child_fail(plan, "pdeathsig");
-  if (plan->as_root && setgroups(0, NULL) < 0)
-    child_fail(plan, "setgroups");
-  if (unshare(CLONE_NEWNS) < 0)
-    child_refused(plan, "unshare-mount");
-  static const char hostname[] = "portico-fn";
-  sethostname(hostname, sizeof(hostname) - 1);
-  child_build_root(plan);
-  if (plan->as_root) {
-    if (unshare(CLONE_NEWUSER) < 0)
-      child_refused(plan, "unshare-user");
-    char c = 'u';
-    if (write(to_s, &c, 1) != 1 || read(from_s, &c, 1) != 1 || c != 'm')
-      child_fail(plan, "uid-map-handshake");
-    if (drop_bounding_set() < 0)
-      child_fail(plan, "drop-capabilities");
-    if (setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) < 0)
-      child_fail(plan, "setresgid");
-    if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0)
-      child_fail(plan, "setresuid");
-  }
-  close(to_s);
-  close(from_s);
-  if ((!plan->as_root && drop_bounding_set() < 0) || clear_capabilities(!plan->as_root) < 0)
-    child_fail(plan, "drop-capabilities");
-  child_exec(plan, lifeline);
-}
-
-static __attribute__((noreturn)) void supervise(child_plan *plan, pid_t p, int from_p, int to_p) {
-  if (plan->as_root) {
-    char c;
-    if (read(from_p, &c, 1) == 1 && c == 'u') {
-      char path[64] = "/proc/";
-      safe_append_num(path, sizeof(path), p);
-      size_t base = safe_strlen(path);
-      safe_append(path, sizeof(path), "/gid_map");
-      int rc = write_file(path, plan->gid_map);
-      path[base] = 0;
-      safe_append(path, sizeof(path), "/uid_map");
-      if (!rc)
-        rc = write_file(path, plan->uid_map);
-      if (rc < 0) {
-        report(plan, "setup", "write-id-map", errno, 0);
-      } else {
-        c = 'm';
-        ssize_t w = write(to_p, &c, 1);
-        (void)w;
-      }
-    }
-  }
-  close(from_p);
-  close(to_p);
-  int status = 0;
-  struct rusage ru;
-  for (;;) {
-    pid_t w = wait4(p, &status, 0, &ru);
-    if (w == p)
-      break;
-    if (w < 0 && errno != EINTR)
-      _exit(127);
-  }
-  if (WIFEXITED(status))
-    _exit(WEXITSTATUS(status));
-  int sig = WTERMSIG(status);
-  long cpu = (long)ru.ru_utime.tv_sec + (long)ru.ru_stime.tv_sec;
-  report(plan, "signal", "function", sig, (rlim_t)cpu >= plan->cpu.rlim_cur || sig == SIGXCPU);
-  _exit(128 + sig);
-}
-
-/* S: the setup hook of proc_run, in the forked child. Never returns on success. */
+/* P, the function's process, in the child proc_start cloned: PID 1 of its new PID
+ * namespace, already in its new mount, network, IPC and UTS namespaces (and, when Portico
+ * is not root, its new user namespace, created first). Never returns. */
 static int sandbox_child(void *arg) {
   child_plan *plan = arg;
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != plan->grandparent)
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
     _exit(127);
+  /* The parent may have died before the line above: it holds the lifeline's only write
+   * end, so a hang-up means it is gone. */
+  struct pollfd lp = {plan->lifeline, POLLIN, 0};
+  if (plan->lifeline >= 0 && poll(&lp, 1, 0) > 0 && (lp.revents & (POLLHUP | POLLIN)))
+    _exit(137);
   struct rlimit zero = {0, 0};
   setrlimit(RLIMIT_CORE, &zero);
   if (!plan->strict) {
-    int keep[1] = {plan->report_fd};
-    close_all_but(keep, 1);
+    int keep[2] = {plan->report_fd, plan->lifeline};
+    sort_fds(keep, 2);
+    close_all_but(keep, 2);
     if (drop_bounding_set() < 0)
       child_fail(plan, "drop-capabilities");
     if (plan->as_root &&
@@ -415,49 +355,52 @@ static int sandbox_child(void *arg) {
       child_fail(plan, "drop-to-unprivileged-uid");
     if (clear_capabilities(!plan->as_root) < 0)
       child_fail(plan, "drop-capabilities");
-    child_exec(plan, -1);
+    child_exec(plan, plan->lifeline);
   }
-  int to_s[2], from_s[2], lifeline[2];
-  if (pipe2(to_s, O_CLOEXEC) < 0 || pipe2(from_s, O_CLOEXEC) < 0 || pipe2(lifeline, O_CLOEXEC) < 0)
-    child_fail(plan, "pipes");
-  int keep[7] = {plan->report_fd, to_s[0], to_s[1], from_s[0], from_s[1], lifeline[0], lifeline[1]};
-  sort_fds(keep, 7);
-  close_all_but(keep, 7);
-  int flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+  int keep[4] = {plan->report_fd, plan->to_parent, plan->from_parent, plan->lifeline};
+  sort_fds(keep, 4);
+  close_all_but(keep, 4);
   if (!plan->as_root) {
-    /* Unprivileged: the user namespace first, mapping uid 0 inside to ourselves. */
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
-    if (unshare(CLONE_NEWUSER | flags) < 0)
-      child_refused(plan, "unshare");
-    /* The caller's uid and gid appear as 65534 inside: the function is never uid 0, not
-     * even of its own namespace (exec then leaves it no capability at all). */
+    /* Unprivileged: the user namespace came first (clone), and P maps itself: the caller's
+     * uid and gid appear as 65534 inside, so the function is never uid 0, not even of its
+     * own namespace (exec then leaves it no capability at all). */
     char map[48] = "65534 ";
-    safe_append_num(map, sizeof(map), uid);
+    safe_append_num(map, sizeof(map), plan->caller_uid);
     safe_append(map, sizeof(map), " 1\n");
     if (write_file("/proc/self/setgroups", "deny") < 0 || write_file("/proc/self/uid_map", map) < 0)
       child_fail(plan, "write-id-map");
     map[6] = 0;
-    safe_append_num(map, sizeof(map), gid);
+    safe_append_num(map, sizeof(map), plan->caller_gid);
     safe_append(map, sizeof(map), " 1\n");
     if (write_file("/proc/self/gid_map", map) < 0)
       child_fail(plan, "write-id-map");
-  } else if (unshare(flags) < 0) {
-    child_refused(plan, "unshare");
+  } else if (setgroups(0, NULL) < 0) {
+    child_fail(plan, "setgroups");
   }
-  pid_t p = fork();
-  if (p < 0)
-    child_fail(plan, "fork");
-  if (p == 0) {
-    close(to_s[0]);
-    close(from_s[1]);
-    close(lifeline[1]);
-    child_function(plan, to_s[1], from_s[0], lifeline[0]);
+  static const char hostname[] = "portico-fn";
+  sethostname(hostname, sizeof(hostname) - 1);
+  child_build_root(plan);
+  if (plan->as_root) {
+    /* The user namespace last, so that every other namespace belongs to the initial one:
+     * inside its own, the function holds no capability over them. Its uid/gid maps need a
+     * privileged writer outside: the parent (sandbox_map_ids). */
+    if (unshare(CLONE_NEWUSER) < 0)
+      child_refused(plan, "unshare-user");
+    char c = 'u';
+    if (write(plan->to_parent, &c, 1) != 1 || read(plan->from_parent, &c, 1) != 1 || c != 'm')
+      child_fail(plan, "uid-map-handshake");
+    if (drop_bounding_set() < 0)
+      child_fail(plan, "drop-capabilities");
+    if (setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) < 0)
+      child_fail(plan, "setresgid");
+    if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0)
+      child_fail(plan, "setresuid");
   }
-  close(to_s[1]);
-  close(from_s[0]);
-  close(lifeline[0]);
-  supervise(plan, p, to_s[0], from_s[1]); /* keeps lifeline[1] open until it exits */
+  close(plan->to_parent);
+  close(plan->from_parent);
+  if ((!plan->as_root && drop_bounding_set() < 0) || clear_capabilities(!plan->as_root) < 0)
+    child_fail(plan, "drop-capabilities");
+  child_exec(plan, plan->lifeline);
 }
 
 /* ---- parent side ---- */
@@ -713,9 +656,6 @@ static bool read_report(int fd, sandbox_result *result, bool *refused) {
                    step, strerror((int)a));
         failed = true;
         *refused = *refused || !strcmp(kind, "nsrefused");
-      } else if (!strcmp(kind, "signal")) {
-        result->signal = (int)a;
-        result->outcome = b ? SANDBOX_CPU_TIME : SANDBOX_SIGNALED;
       }
     }
     line = next;
@@ -743,12 +683,84 @@ struct sandbox_proc {
   int report[2];
   proc_child child;
   sandbox_limits limits;
+  size_t fed;          /* bytes of input written by sandbox_release */
+  int64_t released_ms; /* when (CLOCK_MONOTONIC), 0 when not released */
+  /* The parent's ends: P's 'u' (read), our 'm' (write), the lifeline (write, held until P
+   * is reaped). -1 when unused. */
+  int from_p, to_p, lifeline;
+  bool mapped; /* the uid/gid maps are written (or there is nothing to write) */
 };
 
+static void close_fd(int *fd) {
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
+}
+
+/* Root: writes P's uid and gid maps once P has made its user namespace (it says 'u', then
+ * waits for our 'm'). Waits at most the wall time limit for P to get there; when P failed
+ * before (its report says why) or the maps cannot be written, P is left without its 'm'
+ * and fails at "uid-map-handshake". */
+static void sandbox_map_ids(sandbox_proc *sp) {
+  if (sp->mapped)
+    return;
+  sp->mapped = true;
+  if (sp->from_p < 0)
+    return;
+  struct pollfd p = {sp->from_p, POLLIN, 0};
+  int wait_ms = sp->limits.wall_ms > 0 && sp->limits.wall_ms < 600000 ? (int)sp->limits.wall_ms : 600000;
+  int ready;
+  while ((ready = poll(&p, 1, wait_ms)) < 0 && errno == EINTR)
+    ;
+  char c = 0;
+  if (ready <= 0 || read(sp->from_p, &c, 1) != 1 || c != 'u') {
+    close_fd(&sp->to_p);
+    return;
+  }
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/gid_map", sp->child.pid);
+  int rc = write_file(path, sp->plan->gid_map);
+  snprintf(path, sizeof(path), "/proc/%d/uid_map", sp->child.pid);
+  if (!rc)
+    rc = write_file(path, sp->plan->uid_map);
+  c = 'm';
+  if (!rc && write(sp->to_p, &c, 1) != 1)
+    rc = -1;
+  close_fd(&sp->to_p);
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sandbox_release(sandbox_proc *sp, const void *data, size_t len) {
+  if (sp->released_ms)
+    return error_set(ERR_INVALID, "sandbox already released");
+  sandbox_map_ids(sp);
+  sp->released_ms = mono_ms();
+  if (!sp->released_ms)
+    sp->released_ms = 1;
+  /* The stdin pipe is non-blocking: what fits now; sandbox_finish feeds the rest. */
+  while (sp->fed < len && sp->child.in >= 0) {
+    ssize_t w = write(sp->child.in, (const char *)data + sp->fed, len - sp->fed);
+    if (w > 0)
+      sp->fed += (size_t)w;
+    else if (w < 0 && errno == EINTR)
+      continue;
+    else
+      break;
+  }
+  return 0;
+}
+
 static void proc_free(sandbox_proc *sp) {
-  for (int i = 0; i < 2; i++)
-    if (sp->report[i] >= 0)
-      close(sp->report[i]);
+  close_fd(&sp->report[0]);
+  close_fd(&sp->report[1]);
+  close_fd(&sp->from_p);
+  close_fd(&sp->to_p);
+  close_fd(&sp->lifeline);
   free(sp->plan);
   free(sp);
 }
@@ -764,6 +776,9 @@ int sandbox_start(const sandbox_spec *spec, sandbox_proc **out) {
   }
   sp->plan = plan;
   sp->report[0] = sp->report[1] = -1;
+  sp->from_p = sp->to_p = sp->lifeline = -1;
+  sp->mapped = true; /* until there is a handshake to do */
+  plan->to_parent = plan->from_parent = plan->lifeline = -1;
   sp->limits = spec->limits;
   plan->strict = spec->mode == SANDBOX_STRICT;
   plan->as_root = geteuid() == 0;
@@ -792,20 +807,52 @@ int sandbox_start(const sandbox_spec *spec, sandbox_proc **out) {
   plan->default_argv[0] = plan->exe;
   plan->argv = spec->argv ? spec->argv : plan->default_argv;
   plan->envp = spec->envp;
-  plan->grandparent = getpid();
-  if (pipe2(sp->report, O_CLOEXEC | O_NONBLOCK) < 0) {
-    rc = error_set_errno(ERR_IO, "cannot create the sandbox report pipe");
+  plan->caller_uid = geteuid();
+  plan->caller_gid = getegid();
+  int up[2] = {-1, -1}, down[2] = {-1, -1}, life[2] = {-1, -1};
+  if (pipe2(sp->report, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(life, O_CLOEXEC) < 0 ||
+      (plan->strict && (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0))) {
+    rc = error_set_errno(ERR_IO, "cannot create the sandbox pipes");
+    for (int i = 0; i < 2; i++) {
+      close_fd(&up[i]);
+      close_fd(&down[i]);
+      close_fd(&life[i]);
+    }
     goto fail;
   }
   plan->report_fd = sp->report[1];
-  /* The child copies argv, envp and the plan at the fork: they need not outlive this call. */
+  plan->to_parent = up[1];
+  plan->from_parent = down[0];
+  plan->lifeline = life[0];
+  sp->from_p = up[0];
+  sp->to_p = down[1];
+  sp->lifeline = life[1];
+  sp->mapped = !(plan->strict && plan->as_root);
+  /* One clone makes P in all its namespaces at once (the user namespace too when Portico is
+   * not root; as root P makes it last, see sandbox_child). The child copies argv, envp and
+   * the plan: they need not outlive this call. */
+  unsigned long ns = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
   char *const exec_argv[] = {plan->exe, NULL}; /* proc's own exec is never reached */
-  proc_spec ps = {.argv = exec_argv, .setup = sandbox_child, .setup_arg = plan};
+  proc_spec ps = {.argv = exec_argv,
+                  .setup = sandbox_child,
+                  .setup_arg = plan,
+                  .clone_flags = !plan->strict ? 0 : plan->as_root ? ns : ns | CLONE_NEWUSER};
   rc = proc_start(&ps, &sp->child);
+  int saved = errno;
+  /* The child's ends stay with the child only. */
+  close_fd(&sp->report[1]);
+  close_fd(&plan->to_parent);
+  close_fd(&plan->from_parent);
+  close_fd(&plan->lifeline);
+  if (rc && plan->strict && (saved == EPERM || saved == EINVAL || saved == ENOSPC || saved == EUSERS ||
+                             saved == EACCES))
+    rc = error_set(ERR_UNAVAILABLE,
+                   "sandbox set-up failed at clone: %s; the kernel refuses the namespaces the "
+                   "sandbox needs, so Portico will not run untrusted functions here (use "
+                   "--sandbox=weak to accept weaker isolation)",
+                   strerror(saved));
   if (rc)
     goto fail;
-  close(sp->report[1]);
-  sp->report[1] = -1;
   *out = sp;
   return 0;
 fail:
@@ -825,13 +872,23 @@ int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
   result->detail[0] = 0;
   result->limits = sp->limits;
   const sandbox_limits *l = &sp->limits;
+  /* After sandbox_release: its bytes are already in the pipe, and the wall time runs
+   * since then. */
+  size_t skip = sp->fed < stdin_len ? sp->fed : stdin_len;
+  int64_t wall = l->wall_ms;
+  if (sp->released_ms && wall > 0) {
+    wall -= mono_ms() - sp->released_ms;
+    if (wall < 1)
+      wall = 1;
+  }
   proc_spec ps = {
-      .stdin_data = stdin_data,
-      .stdin_len = stdin_len,
+      .stdin_data = stdin_data ? (const char *)stdin_data + skip : NULL,
+      .stdin_len = stdin_len - skip,
       .stdout_limit = (size_t)l->output_bytes,
       .stderr_limit = (size_t)l->output_bytes,
-      .timeout_ms = l->wall_ms,
+      .timeout_ms = wall,
   };
+  sandbox_map_ids(sp);
   proc_result pr;
   memset(&pr, 0, sizeof(pr));
   int rc = proc_finish(&ps, &sp->child, &pr);
@@ -845,7 +902,11 @@ int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
   case PROC_TIMED_OUT: result->outcome = SANDBOX_WALL_TIME; break;
   case PROC_OUTPUT_LIMIT: result->outcome = SANDBOX_OUTPUT_LIMIT; break;
   case PROC_SIGNALED:
-    result->outcome = pr.signal == SIGXCPU ? SANDBOX_CPU_TIME : SANDBOX_SIGNALED;
+    /* RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one (a second on). */
+    result->outcome = pr.signal == SIGXCPU || (pr.signal == SIGKILL && l->cpu_seconds > 0 &&
+                                               pr.cpu_ms >= l->cpu_seconds * 1000)
+                          ? SANDBOX_CPU_TIME
+                          : SANDBOX_SIGNALED;
     result->signal = pr.signal;
     break;
   case PROC_EXITED:

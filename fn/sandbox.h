@@ -3,17 +3,17 @@
  *
  * A function is code from a package author or a function repository; Portico runs it on
  * the controller's machine, so the sandbox assumes it is hostile. It builds the container
- * itself, without a container engine, on base/proc.h's child `setup` hook:
+ * itself, without a container engine, on base/proc.h's child hooks:
  *
- *   portico ──fork (proc_run)──> S, the supervisor: unshare(PID|NET|IPC|UTS), fork P,
- *                                write P's uid/gid maps, wait for P, exit with P's status
- *        P (PID 1 of the new PID namespace): unshare(NS), build a read-only root on a
- *          tmpfs (read-only binds of /usr /lib /lib64 /bin /sbin /etc/ld.so.cache, the
- *          function's executable, /dev/{null,zero,full,random,urandom}; a private
- *          writable tmpfs /tmp; /proc of the new PID namespace), pivot_root, then
- *          unshare(USER) and become uid/gid 65534 there (mapped to an unprivileged host
- *          uid), drop every capability, set rlimits, no_new_privs, a seccomp filter, close
- *          every inherited descriptor, exec with an empty environment.
+ *   portico ──clone(NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS) (proc_start)──> P, PID 1 of its
+ *          new PID namespace: build a read-only root on a tmpfs (read-only binds of /usr
+ *          /lib /lib64 /bin /sbin /etc/ld.so.cache, the function's executable,
+ *          /dev/{null,zero,full,random,urandom}; a private writable tmpfs /tmp; /proc of
+ *          the new PID namespace), pivot_root, then unshare(USER) and, once Portico has
+ *          written its uid/gid maps (65534 inside -> the unprivileged host uid 65534), become
+ *          uid/gid 65534 there, drop every capability, set rlimits, no_new_privs, a seccomp
+ *          filter, close every inherited descriptor, wait for its input (the barrier of
+ *          sandbox_start) and exec with an empty environment.
  *
  * The namespaces other than the user namespace are created while still host root and so
  * are owned by the initial user namespace: the function, inside its own user namespace,
@@ -22,17 +22,19 @@
  *
  * Limits: CPU time (RLIMIT_CPU, per process), memory (RLIMIT_AS), processes (RLIMIT_NPROC),
  * open files (RLIMIT_NOFILE), /tmp size; wall time and stdout/stderr size are enforced by
- * the parent (proc_run), which kills S's process group. P has PR_SET_PDEATHSIG(SIGKILL) on
- * S, and every other process of the function lives in P's PID namespace, so when P dies
- * for any reason the kernel kills the whole tree: nothing outlives a run.
+ * the parent (proc_finish), which kills P's process group. P has PR_SET_PDEATHSIG(SIGKILL)
+ * on Portico (and a lifeline pipe for the race before it is set), and every other process
+ * of the function lives in P's PID namespace, so when P dies for any reason the kernel kills
+ * the whole tree: nothing outlives a run.
  *
  * Modes: SANDBOX_STRICT (the default) refuses to run when the kernel refuses any
  * namespace. SANDBOX_WEAK is the documented opt-in for such kernels: no namespaces, but
  * the rlimits, seccomp, no_new_privs, an unprivileged uid when started as root, closed
  * descriptors and the empty environment still apply. It prints a warning every time.
- * When Portico runs as a non-root user, the user namespace is created first (the only
- * way an unprivileged process gets to build the others) and maps uid 0 inside to the
- * caller; capabilities are still dropped and locked away before exec.
+ * When Portico runs as a non-root user, the user namespace is created first, in the same
+ * clone (the only way an unprivileged process gets to build the others), and P maps uid
+ * 65534 inside to the caller itself; capabilities are still dropped and locked away before
+ * exec.
  *
  * Invariants: nothing in the child path allocates (the parent prepares every string and
  * the seccomp program), so it is safe from a multi-threaded controller; a setup failure
@@ -118,6 +120,12 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result);
  * ERR_INVALID / ERR_NOTFOUND for a bad executable, ERR_IO when no process could start. */
 typedef struct sandbox_proc sandbox_proc;
 int sandbox_start(const sandbox_spec *spec, sandbox_proc **out);
+/* Lets a started sandbox's function run before sandbox_finish, on `data` (len bytes) as its
+ * input: as much as the pipe takes now is written (the function starts), and the wall
+ * time counts from here. sandbox_finish must then be given the same input (it writes only
+ * the rest); a caller that finds the input was not the right one cancels instead.
+ * ERR_INVALID when already released. */
+int sandbox_release(sandbox_proc *sp, const void *data, size_t len);
 int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
                    sandbox_result *result);
 void sandbox_cancel(sandbox_proc *sp);

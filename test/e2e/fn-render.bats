@@ -267,6 +267,21 @@ SH
   diff "$BATS_TEST_TMPDIR/rk/results.yaml" "$BATS_TEST_TMPDIR/rp/results.yaml"
 }
 
+@test "a step started early on the previous function's raw output: identical to kpt, also when that guess is wrong" {
+  resources
+  # echo-config.sh returns a functionConfig of its own: the next step's real input (without
+  # it) differs from the raw output it was started on, so that start must be thrown away.
+  printf '#!/bin/sh\ncat\nprintf "functionConfig:\\n  apiVersion: v1\\n  kind: ConfigMap\\n  metadata:\\n    name: echoed\\n"\n' >"$FNS/echo-config.sh"
+  chmod 755 "$FNS/echo-config.sh"
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/rename.sh" "    - exec: $FNS/echo-config.sh" \
+    "    - exec: $FNS/scale.sh" "    - exec: $FNS/pin.sh" '  validators:' "    - exec: $FNS/accept.sh"
+  both --allow-exec
+  [ "$KPT_STATUS" -eq 0 ] && [ "$PORTICO_STATUS" -eq 0 ]
+  grep -q 'replicas: 3' "$B/app.yaml"
+  grep -q 'image: nginx:1.25' "$B/app.yaml"
+  diff -r "$A" "$B"
+}
+
 @test "a built-in in the Kptfile pipeline renders in process" {
   resources
   kptfile "$A" pkg 'pipeline:' '  mutators:' '    - image: gcr.io/kpt-fn/set-namespace:v0.4.1' '      configMap:' '        namespace: prod' \

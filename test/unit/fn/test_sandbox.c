@@ -7,6 +7,7 @@
 #include "fn/sandbox.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -163,9 +164,9 @@ START_TEST(setup_errors_are_reported) {
 }
 END_TEST
 
-/* Where the kernel refuses namespaces (made so here with a seccomp filter on unshare, in
- * this test's own forked process), strict mode refuses to run the function and says how to
- * opt into weak mode. Runs on every kernel. */
+/* Where the kernel refuses namespaces (made so here, in this test's own forked process,
+ * with a seccomp filter on unshare and namespace-creating clones), strict mode refuses to
+ * run the function and says how to opt into weak mode. Runs on every kernel. */
 START_TEST(strict_mode_refused_without_namespaces) {
   const char *fork_mode = getenv("CK_FORK");
   if (fork_mode && !strcmp(fork_mode, "no")) {
@@ -175,6 +176,13 @@ START_TEST(strict_mode_refused_without_namespaces) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   ck_assert_ptr_nonnull(ctx);
   ck_assert_int_eq(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 0), 0);
+  ck_assert_int_eq(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), 0);
+  static const unsigned long ns_flags[] = {CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID,
+                                           CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS};
+  for (size_t i = 0; i < sizeof(ns_flags) / sizeof(ns_flags[0]); i++)
+    ck_assert_int_eq(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                                      SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i])),
+                     0);
   ck_assert_int_eq(seccomp_load(ctx), 0);
   seccomp_release(ctx);
   char why[256];

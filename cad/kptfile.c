@@ -1,5 +1,6 @@
 /* kptfile: see kptfile.h. */
 #include "cad/kptfile.h"
+#include "cad/scratch.h"
 
 #include "base/error.h"
 #include "base/fs.h"
@@ -449,15 +450,20 @@ int kptfile_upstream_lock(const kptfile *k, kptfile_git *git) {
 
 int kptfile_write_buf(const kptfile *k, buf *out) { return yml_file_write(k->yaml, out); }
 
-int kptfile_write(const kptfile *k, const char *dir) {
+static int write_to(const kptfile *k, const char *dir, bool scratch) {
   buf out = BUF_INIT;
   int rc = kptfile_write_buf(k, &out);
   char *path = rc ? NULL : fs_join(dir, KPTFILE_NAME);
   if (!rc && !path)
     rc = ERR_NOMEM;
   if (!rc)
-    rc = fs_write_atomic(path, out.data ? out.data : "", out.len, 0644);
+    rc = scratch ? scratch_write(path, out.data ? out.data : "", out.len, 0644)
+                 : fs_write_atomic(path, out.data ? out.data : "", out.len, 0644);
   free(path);
   buf_free(&out);
   return rc;
 }
+
+int kptfile_write(const kptfile *k, const char *dir) { return write_to(k, dir, false); }
+
+int kptfile_write_scratch(const kptfile *k, const char *dir) { return write_to(k, dir, true); }

@@ -79,6 +79,10 @@ int kptfile_write_buf(const kptfile *k, buf *out);
 /* Writes DIR/Kptfile atomically. */
 int kptfile_write(const kptfile *k, const char *dir);
 
+/* Writes DIR/Kptfile inside a private scratch tree (see cad/scratch.h: no temporary name,
+ * no fsync; the tree is moved into place as a whole). */
+int kptfile_write_scratch(const kptfile *k, const char *dir);
+
 /* Is `s` a valid update strategy name? */
 bool kptfile_strategy_valid(const char *s);
 

@@ -495,9 +495,30 @@ static int quote_marker_keys(yml_node *item) {
   return 0;
 }
 
-/* Does `n` hold a mapping key that is not a scalar ("? {a: b}: x")? KRM is JSON, whose
- * keys are strings. Depth is bounded by the parser (YML_MAX_DEPTH). */
-static bool has_complex_key(const yml_node *n) {
+/* Items move from their place under "- " to column 0 of their file, their source text
+ * de-indented. A line of a multi-line scalar that lands at column 0 reading "---" or "..."
+ * would then end the document. When the written text has such a line, it is parsed again
+ * and must give the same number of documents, else the item is refused (ERR_INVALID)
+ * rather than written as something else. */
+static int check_rewritten(const yml_file *f, const char *path) {
+  buf out = BUF_INIT;
+  int rc = yml_file_write(f, &out);
+  const char *t = buf_cstr(&out);
+  bool marker = false;
+  for (size_t i = 0; !rc && i + 3 <= out.len && !marker; i++)
+    marker = (i == 0 || t[i - 1] == '\n') && (!strncmp(t + i, "---", 3) || !strncmp(t + i, "...", 3));
+  if (!rc && marker) {
+    yml_file *g = NULL;
+    if (yml_file_parse(&g, path, t, out.len) != 0 || yml_file_doc_count(g) != yml_file_doc_count(f))
+      rc = error_set(ERR_INVALID, "ResourceList: the items for %s cannot be written back as YAML "
+                                  "(a multi-line value would end the document)", path);
+    yml_file_free(g);
+  }
+  buf_free(&out);
+  return rc;
+}
+
+bool krm_has_complex_key(const yml_node *n) {
   if (!n)
     return false;
   bool map = yml_node_kind(n) == YML_MAP;
@@ -506,7 +527,7 @@ static bool has_complex_key(const yml_node *n) {
   for (size_t i = 0; i < yml_node_size(n); i++) {
     if (map && yml_node_kind(yml_map_key_at(n, i)) != YML_SCALAR)
       return true;
-    if (has_complex_key(map ? yml_map_value_at(n, i) : yml_seq_at(n, i)))
+    if (krm_has_complex_key(map ? yml_map_value_at(n, i) : yml_seq_at(n, i)))
       return true;
   }
   return false;
@@ -541,7 +562,7 @@ int krm_rl_to_pkg(krm_pkg **out, const yml_node *rl_root) {
       rc = error_set(ERR_INVALID, "ResourceList: item %zu is not a mapping", i);
       break;
     }
-    if (has_complex_key(it)) {
+    if (krm_has_complex_key(it)) {
       rc = error_set(ERR_INVALID, "ResourceList: item %zu: a mapping key that is not a string", i);
       break;
     }
@@ -607,6 +628,8 @@ int krm_rl_to_pkg(krm_pkg **out, const yml_node *rl_root) {
       rc = yml_file_add_doc(f, ents[j].item);
       ents[j].item = NULL;
     }
+    if (!rc)
+      rc = check_rewritten(f, ents[i].at.path);
     if (!rc)
       rc = krm_pkg_put(p, ents[i].at.path, f);
     else

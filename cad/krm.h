@@ -77,6 +77,11 @@ int krm_remove_annotation(yml_node *res, const char *key);
 /* config.kubernetes.io/local-config: "true" (any case of true). */
 bool krm_is_local_config(const yml_node *res);
 
+/* Does `n` hold, at any depth, a mapping key that is not a scalar ("? {a: b}: x")? KRM
+ * is JSON, whose keys are strings: such YAML is refused by the ResourceList reader and
+ * the merge. Depth is bounded by the parser (YML_MAX_DEPTH). */
+bool krm_has_complex_key(const yml_node *n);
+
 /* Does the node look like a KRM resource (a map with apiVersion and kind)? */
 bool krm_is_resource(const yml_node *res);
 

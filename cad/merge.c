@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "base/str.h"
+#include "cad/krm.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -418,6 +419,9 @@ int merge_resource(yml_node *dest, const yml_node *origin, const yml_node *updat
                    merge_report *report, const char *file, const char *resource) {
   if (!dest || yml_node_kind(dest) != YML_MAP)
     return error_set(ERR_INVALID, "%s: resource is not a mapping", file ? file : "");
+  if (krm_has_complex_key(dest) || krm_has_complex_key(origin) || krm_has_complex_key(updated))
+    return error_set(ERR_INVALID, "%s: %s: a mapping key that is not a string (not KRM)",
+                     file ? file : "", resource ? resource : "resource");
   mctx c = {report, file, resource, BUF_INIT};
   int rc = merge_map(&c, dest, origin, updated, 0);
   buf_free(&c.path);

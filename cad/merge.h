@@ -47,7 +47,8 @@ void merge_report_free(merge_report *r);
 /* Merges origin -> updated changes into `dest` (a resource map, edited in place).
  * `origin` may be NULL (resource new on both sides). `file` and `resource` label the
  * conflicts recorded in `report` (may be NULL). ERR_NOMEM; ERR_INVALID for sources of
- * incompatible shapes (a map against a list). */
+ * incompatible shapes (a map against a list) or with a mapping key that is not a string
+ * (krm_has_complex_key), dest unchanged then. */
 int merge_resource(yml_node *dest, const yml_node *origin, const yml_node *updated,
                    merge_report *report, const char *file, const char *resource);
 

@@ -348,7 +348,7 @@ static int write_root_kptfile(const char *dir, const char *name, const kptfile_g
   if (!rc)
     rc = kptfile_set_upstream_lock(k, &lock);
   if (!rc)
-    rc = kptfile_write(k, dir);
+    rc = kptfile_write_scratch(k, dir);
   kptfile_free(k);
   return rc;
 }
@@ -1001,7 +1001,7 @@ static int merge_kptfile(const char *ldir, const char *odir, const char *udir, m
     yml_node_free(saved_up);
     yml_node_free(saved_lock);
     if (!rc && yml_file_touched(l->yaml))
-      rc = kptfile_write(l, ldir);
+      rc = kptfile_write_scratch(l, ldir);
   }
   kptfile_free(l);
   kptfile_free(o);
@@ -1304,7 +1304,7 @@ static int fetch_one_unfetched(const char *sdir, const char *work, const char *l
     kptfile_git nl = {repo_url, directory, ref, commit};
     rc = kptfile_set_upstream_lock(k, &nl);
     if (!rc)
-      rc = kptfile_write(k, sdir);
+      rc = kptfile_write_scratch(k, sdir);
   }
   if (!rc)
     *done = true;
@@ -1460,7 +1460,7 @@ static int update_one(const char *local, const char *work, const char *label, co
     if (!rc)
       rc = kptfile_set_upstream_lock(k, &nu);
     if (!rc && yml_file_touched(k->yaml))
-      rc = kptfile_write(k, local);
+      rc = kptfile_write_scratch(k, local);
   }
   kptfile_free(k);
   gitfetch_close(repo);

@@ -518,3 +518,21 @@ make_lib_repo() { # NAME -> repos/NAME with lib/ at v1 (tag) on main
   run_both big1 pkg get file://$r.git/pkg@v1 out
   assert_same big1
 }
+
+# Deliberate difference: `kpt pkg update --help` says "If a strategy is not provided, the
+# strategy specified in the package Kptfile will be used", but kpt 1.0.0-beta.56 always
+# uses its flag's default, resource-merge, and writes that into the Kptfile. Portico does
+# what the help says; its tree equals kpt's with the strategy given explicitly.
+@test "diff update: the Kptfile's updateStrategy is used without --strategy (kpt 1.0.0-beta.56 ignores it)" {
+  local c=$DIFF_ROOT/cases/strat1
+  start_from strat1 $URL/catalog/app@v1
+  local_edit strat1 "sed -i 's/updateStrategy: resource-merge/updateStrategy: force-delete-replace/' Kptfile; echo mine >local.txt"
+  cp -a $c/k/pkg $c/k/flag
+  run_both strat1 pkg update pkg@v2
+  grep -q 'with strategy "resource-merge"' $c/kpt.out
+  grep -q 'updateStrategy: resource-merge' $c/k/pkg/Kptfile
+  (cd $c/k && kpt pkg update flag@v2 --strategy force-delete-replace >/dev/null 2>&1)
+  sed -i 's/^  name: flag$/  name: pkg/' $c/k/flag/Kptfile
+  diff -r $c/k/flag $c/p/pkg
+  [ -f $c/k/pkg/local.txt ] && [ ! -e $c/p/pkg/local.txt ]
+}

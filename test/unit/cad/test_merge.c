@@ -129,6 +129,18 @@ START_TEST(shape_mismatch_is_an_error) {
   yml_file_free(d);
   yml_file_free(o);
   yml_file_free(u);
+  /* a mapping key that is not a string is not KRM: refused, dest untouched */
+  const char *text = "a: 1\nm:\n  ? {k: v}\n  : x\n";
+  d = parse(text);
+  u = parse("a: 2\n");
+  ck_assert_int_eq(merge_resource(yml_file_doc(d, 0), NULL, yml_file_doc(u, 0), NULL, "f", "r"), ERR_INVALID);
+  ck_assert_ptr_nonnull(strstr(error_message(), "not a string"));
+  buf out = BUF_INIT;
+  ck_assert_int_eq(yml_file_write(d, &out), 0);
+  ck_assert_str_eq(buf_cstr(&out), text);
+  buf_free(&out);
+  yml_file_free(d);
+  yml_file_free(u);
 }
 END_TEST
 

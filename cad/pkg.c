@@ -1417,6 +1417,9 @@ static int update_one(const char *local, const char *work, const char *label, co
   int rc = origin && updated ? 0 : ERR_NOMEM;
   if (!rc && log)
     fprintf(log, "Package \"%s\":\nFetching upstream from %s@%s\n", label, u->repo_url, u->ref);
+  /* the local side first: it needs no Git, so it overlaps libgit2's initialisation */
+  if (!rc)
+    rc = pkg_add_merge_comments(local);
   if (!rc && !(rc = gitfetch_open(&repo, u->repo_url)))
     rc = gitfetch_resolve(repo, u->ref, commit);
   if (!rc)
@@ -1424,8 +1427,6 @@ static int update_one(const char *local, const char *work, const char *label, co
                         : fs_mkdir_p(origin, 0755);
   if (!rc)
     rc = fetch_into(repo, commit, u->directory, updated);
-  if (!rc)
-    rc = pkg_add_merge_comments(local);
   if (!rc && log)
     fprintf(log, "Updating package \"%s\" with strategy \"%s\".\n", label, u->strategy);
   if (rc) {
@@ -1562,6 +1563,7 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
   merge_report *rep = report ? report : &own;
   size_t conflicts_before = rep->n;
   update_src u = {0};
+  gitfetch_warm_up();
   int rc = update_src_read(dir, o && o->ref ? o->ref : NULL, o ? o->strategy : NULL, true, &u);
   if (rc)
     goto done;
@@ -1592,6 +1594,7 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
   if (log)
     fprintf(log, "\nUpdated %zu package(s).\n", npkgs);
 done:
+  gitfetch_settle();
   if (work)
     fs_remove_tree(work);
   merge_report_free(&own);

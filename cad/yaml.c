@@ -1,8 +1,24 @@
 /*
  * yaml: see yaml.h for the design. Implementation notes:
  *
- * - libyaml reports marks as character indexes; yml_file_parse converts them to byte
+ * - Two parsers, one tree builder. libyaml is the parser of record: it defines what the
+ *   tree of any input is, and every error message. Its event parser alone runs at ~25 MB/s
+ *   on a package of Deployments (libfyaml ~16 MB/s), while issue 4 asks for a round trip
+ *   (parse + write) of >= 50 MB/s. So yml_file_parse first runs the fast scanner of
+ *   yaml_fast.c, which handles the block-style subset kpt packages are written in and
+ *   gives up (for the whole file) on anything else, any doubt and every error; libyaml
+ *   then parses the file as before. Both feed the same yml_build_* functions below with
+ *   the same events (kinds, styles, decoded values, byte marks, lines), so spans, slots
+ *   and everything derived from them come from one piece of code. Equivalence is guarded
+ *   by test/fuzz/yaml_fastpath.c (differential: for any input the fast scanner gives up or
+ *   its tree dumps exactly as libyaml's, via yml_debug_dump, and both write alike) and by
+ *   test/unit/cad/test_yaml_fast.c. PORTICO_YAML_FAST=0 in the environment turns the
+ *   fast scanner off (bench/pkg.sh reports both figures).
+ * - libyaml reports marks as character indexes; handle_event converts them to byte
  *   offsets with a cursor that walks the UTF-8 text (identity for ASCII input).
+ * - Parsed nodes, their values, children arrays and slots are carved from an arena owned
+ *   by the (reference-counted) source text; a subtree nobody edited is freed by dropping
+ *   its node count from the reference count, without a walk (MEM_PURE).
  * - A parsed block collection remembers, per original child, where the child's "key"
  *   begins (the key of a map entry, the dash of a sequence item) and where its value
  *   begins and ends. The writer uses these to copy the text between children (comments,
@@ -11,6 +27,7 @@
  *   node belongs to the enclosing collection's gaps.
  */
 #include "cad/yaml.h"
+#include "cad/yaml_internal.h"
 
 #include "base/error.h"
 #include "base/str.h"
@@ -24,11 +41,35 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Parsed nodes (and their values, children arrays, slots) are carved from chunks owned by
+ * the source text they were parsed from, which every node references: freeing a parsed
+ * node frees nothing but its edits, and the chunks go with the last reference. */
+typedef struct arena_chunk {
+  struct arena_chunk *next;
+  size_t used, cap;
+  max_align_t data[];
+} arena_chunk;
+
 typedef struct yml_src {
   int refs;
   char *text;
   size_t len;
+  arena_chunk *chunks; /* newest first */
 } yml_src;
+
+/* Which parts of a node live in its source's arena (yml_node.mem). MEM_PURE: the node and
+ * its whole subtree are untouched parsed nodes owning no heap memory, `subtree` of them;
+ * freeing it is then just dropping that many references (no walk). Every edit below a
+ * node clears MEM_PURE on the path to the root (mark_touched, mark_impure). */
+enum {
+  MEM_NODE = 1,
+  MEM_VALUE = 2,
+  MEM_KIDS = 4,
+  MEM_SLOTS = 8,
+  MEM_TAG = 16,
+  MEM_ANCHOR = 32,
+  MEM_PURE = 64
+};
 
 /* Where an original child of a block collection sat in the source. */
 typedef struct yml_slot {
@@ -63,6 +104,8 @@ struct yml_node {
   bool touched;   /* this node or something below changed */
   bool value_set; /* scalar text must be rendered fresh */
   bool comment_set;
+  unsigned char mem; /* MEM_* bits */
+  uint32_t subtree;  /* with MEM_PURE: nodes in the subtree, this one included */
   char *line_comment; /* on map keys: comment after the key's colon / value */
   char *head_comment; /* comment lines written before the node when placed fresh */
 };
@@ -86,11 +129,69 @@ struct yml_file {
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-static void src_release(yml_src *s) {
-  if (s && --s->refs == 0) {
+/* Drops `k` references to the source, freeing it (text and arena) with the last. */
+static void src_release_n(yml_src *s, size_t k) {
+  if (s && (s->refs -= (int)k) == 0) {
+    for (arena_chunk *c = s->chunks, *next; c; c = next) {
+      next = c->next;
+      free(c);
+    }
     free(s->text);
     free(s);
   }
+}
+
+static void src_release(yml_src *s) { src_release_n(s, 1); }
+
+#define ARENA_ALIGN (sizeof(max_align_t))
+#define ARENA_MIN ((size_t)4 << 10)
+#define ARENA_MAX ((size_t)8 << 20)
+
+/* A new chunk for arena_alloc: chunks grow geometrically from a size guessed from the
+ * text's length. */
+static void *arena_grow(yml_src *s, size_t size) {
+  size_t cap = s->chunks ? s->chunks->cap * 2 : s->len * 8;
+  if (cap < ARENA_MIN)
+    cap = ARENA_MIN;
+  if (cap > ARENA_MAX)
+    cap = ARENA_MAX;
+  if (cap < size)
+    cap = size;
+  arena_chunk *c = malloc(sizeof(*c) + cap);
+  if (!c) {
+    error_set(ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  c->used = size;
+  c->cap = cap;
+  c->next = s->chunks;
+  s->chunks = c;
+  return c->data;
+}
+
+/* `size` bytes from the source's arena (aligned, uninitialised); NULL on ERR_NOMEM. */
+static inline void *arena_alloc(yml_src *s, size_t size) {
+  size = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+  arena_chunk *c = s->chunks;
+  if (__builtin_expect(!c || c->cap - c->used < size, 0))
+    return arena_grow(s, size);
+  void *p = (char *)c->data + c->used;
+  c->used += size;
+  return p;
+}
+
+/* A zeroed node from the arena, holding a reference to `s`. */
+static yml_node *arena_node(yml_src *s, yml_kind kind) {
+  yml_node *n = arena_alloc(s, sizeof(*n));
+  if (!n)
+    return NULL;
+  memset(n, 0, sizeof(*n));
+  n->kind = kind;
+  n->slot = -1;
+  n->mem = MEM_NODE;
+  n->src = s;
+  s->refs++;
+  return n;
 }
 
 static yml_node *node_alloc(yml_kind kind) {
@@ -107,36 +208,69 @@ static yml_node *node_alloc(yml_kind kind) {
 void yml_node_free(yml_node *n) {
   if (!n)
     return;
+  if (n->mem & MEM_PURE) {
+    src_release_n(n->src, n->subtree);
+    return;
+  }
   for (size_t i = 0; i < n->n; i++)
     yml_node_free(n->kids[i]);
-  free(n->kids);
-  free(n->tag);
-  free(n->anchor);
-  free(n->value);
-  free(n->slots);
+  if (!(n->mem & MEM_KIDS))
+    free(n->kids);
+  if (!(n->mem & MEM_TAG))
+    free(n->tag);
+  if (!(n->mem & MEM_ANCHOR))
+    free(n->anchor);
+  if (!(n->mem & MEM_VALUE))
+    free(n->value);
+  if (!(n->mem & MEM_SLOTS))
+    free(n->slots);
   free(n->line_comment);
   free(n->head_comment);
-  src_release(n->src);
-  free(n);
+  yml_src *s = n->src;
+  if (!(n->mem & MEM_NODE))
+    free(n);
+  src_release(s); /* last: the node itself may live in this source's arena */
 }
 
-static int kids_reserve(yml_node *n, size_t extra) {
+/* Room for `extra` more children: from `arena` while parsing, else from the heap. */
+static int kids_grow(yml_node *n, size_t extra, yml_src *arena) {
   if (n->n + extra <= n->cap)
     return 0;
   size_t cap = n->cap ? n->cap * 2 : 8;
   while (cap < n->n + extra)
     cap *= 2;
-  yml_node **k = realloc(n->kids, cap * sizeof(*k));
+  yml_node **k;
+  if (arena || (n->mem & MEM_KIDS)) {
+    k = arena ? arena_alloc(arena, cap * sizeof(*k)) : malloc(cap * sizeof(*k));
+    if (k && n->n)
+      memcpy(k, n->kids, n->n * sizeof(*k));
+  } else {
+    k = realloc(n->kids, cap * sizeof(*k));
+  }
   if (!k)
     return error_set(ERR_NOMEM, "out of memory");
+  if (arena)
+    n->mem |= MEM_KIDS;
+  else
+    n->mem &= (unsigned char)~MEM_KIDS;
   n->kids = k;
   n->cap = cap;
   return 0;
 }
 
+static int kids_reserve(yml_node *n, size_t extra) { return kids_grow(n, extra, NULL); }
+
 static void mark_touched(yml_node *n) {
-  for (; n; n = n->parent)
+  for (; n; n = n->parent) {
     n->touched = true;
+    n->mem &= (unsigned char)~MEM_PURE;
+  }
+}
+
+/* The node now owns heap memory (a comment, a tag): no bulk free for it and above. */
+static void mark_impure(yml_node *n) {
+  for (; n; n = n->parent)
+    n->mem &= (unsigned char)~MEM_PURE;
 }
 
 /* Offset of the '\n' ending the line that contains `pos` (or len). */
@@ -161,7 +295,7 @@ typedef struct anchor_ent {
   yml_node *node;
 } anchor_ent;
 
-typedef struct parse_ctx {
+struct yml_builder {
   yml_file *f;
   const char *text;
   size_t len;
@@ -172,7 +306,12 @@ typedef struct parse_ctx {
   size_t nodes;
   anchor_ent *anchors;
   size_t nanchors, anchors_cap;
-} parse_ctx;
+  size_t col_pos, col_ls; /* column_at's memory: a position and its line's start */
+  bool col_valid;
+  bool fast;      /* events come from the fast scanner */
+  size_t max_end; /* the largest node end so far */
+};
+typedef yml_builder parse_ctx;
 
 static size_t utf8_len(unsigned char c) {
   if (c < 0x80)
@@ -211,11 +350,11 @@ static size_t trim_end(const char *t, size_t start, size_t end) {
 }
 
 static void set_source(parse_ctx *c, yml_node *n, size_t pstart, size_t end) {
-  n->src = c->f->src;
-  n->src->refs++;
   n->pstart = pstart;
   n->cstart = pstart;
   n->end = trim_end(c->text, pstart, end);
+  if (n->end > c->max_end)
+    c->max_end = n->end;
 }
 
 static int anchor_add(parse_ctx *c, const char *name, yml_node *n) {
@@ -257,6 +396,20 @@ static int check_duplicates(parse_ctx *c, yml_node *map) {
   size_t entries = map->n / 2;
   if (entries < 2)
     return 0;
+  if (entries <= 16) { /* small maps: no duplicates is the rule, checked pairwise */
+    bool dup = false;
+    for (size_t i = 1; i < entries && !dup; i++) {
+      const yml_node *a = map->kids[2 * i];
+      if (a->kind != YML_SCALAR)
+        continue;
+      for (size_t j = 0; j < i && !dup; j++) {
+        const yml_node *b = map->kids[2 * j];
+        dup = b->kind == YML_SCALAR && a->len == b->len && !memcmp(a->value, b->value, a->len);
+      }
+    }
+    if (!dup)
+      return 0;
+  }
   yml_node **keys = malloc(entries * sizeof(*keys));
   if (!keys)
     return error_set(ERR_NOMEM, "out of memory");
@@ -279,15 +432,52 @@ static int check_duplicates(parse_ctx *c, yml_node *map) {
   return rc;
 }
 
+static bool dash_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || !ch; }
+
+/* The '-' of the block sequence entry whose value starts at `v` in the NUL-terminated text:
+ * before it on its line, or ending an earlier line ("- # note" too) after which come only
+ * blank and comment lines. Comments are skipped whole (a '-' in one is no dash). */
+static size_t find_dash(const char *t, size_t v) {
+  size_t p = v;
+  while (p > 0 && (t[p - 1] == ' ' || t[p - 1] == '\t'))
+    p--;
+  if (p > 0 && t[p - 1] == '-')
+    return p - 1;
+  size_t start = p;
+  while (p > 0 && t[p - 1] == '\n') {
+    size_t ls = p - 1, i, dash = SIZE_MAX;
+    while (ls > 0 && t[ls - 1] != '\n')
+      ls--;
+    for (i = ls; t[i] == ' ' || t[i] == '\t'; i++)
+      ;
+    while (t[i] == '-' && dash_blank(t[i + 1])) {
+      dash = i++;
+      while (t[i] == ' ' || t[i] == '\t')
+        i++;
+    }
+    if (dash != SIZE_MAX)
+      return dash;
+    if (t[i] != '#' && t[i] != '\n' && t[i] != '\r')
+      break;
+    p = ls;
+  }
+  /* not found that way: the nearest '-' before the value */
+  p = start;
+  while (p > 0 && t[p - 1] != '-')
+    p--;
+  return p > 0 ? p - 1 : v;
+}
+
 /* Records where the original children of a finished block collection sat. */
 static int record_slots(parse_ctx *c, yml_node *n) {
   const char *t = c->text;
   size_t count = n->kind == YML_MAP ? n->n / 2 : n->n;
   if (count == 0)
     return 0;
-  n->slots = calloc(count, sizeof(*n->slots));
+  n->slots = arena_alloc(c->f->src, count * sizeof(*n->slots));
   if (!n->slots)
-    return error_set(ERR_NOMEM, "out of memory");
+    return ERR_NOMEM;
+  n->mem |= MEM_SLOTS;
   n->nslots = count;
   for (size_t i = 0; i < count; i++) {
     yml_slot *s = &n->slots[i];
@@ -305,30 +495,7 @@ static int record_slots(parse_ctx *c, yml_node *n) {
         n->complex_keys = true;
     } else {
       v = n->kids[i];
-      /* find the dash before the item */
-      size_t p = v->pstart;
-      while (p > 0) {
-        char ch = t[p - 1];
-        if (ch == '-') {
-          p--;
-          break;
-        }
-        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
-          p--;
-          continue;
-        }
-        /* a comment between dash and item: find the dash at the start of its line */
-        size_t ls = p;
-        while (ls > 0 && t[ls - 1] != '\n')
-          ls--;
-        while (ls < p && t[ls] == ' ')
-          ls++;
-        if (t[ls] == '-') {
-          p = ls;
-          break;
-        }
-        p--;
-      }
+      size_t p = find_dash(t, v->pstart);
       s->kstart = p;
       v->slot_owner = n;
       v->slot = (long)i;
@@ -339,7 +506,16 @@ static int record_slots(parse_ctx *c, yml_node *n) {
       s->vend = s->vstart;
   }
   n->cstart = n->slots[0].kstart;
-  n->col = column_of(c->f->src, n->cstart);
+  /* the first key's column, or the first item's less the "- " before it on its line */
+  const yml_node *first = n->kids[0];
+  size_t gap = n->slots[0].vstart - n->cstart;
+  if (n->kind == YML_MAP && first->pstart == n->cstart)
+    n->col = first->col;
+  else if (n->kind == YML_SEQ && (size_t)first->col >= gap &&
+           !memchr(t + n->cstart, '\n', gap))
+    n->col = first->col - (int)gap;
+  else
+    n->col = column_of(c->f->src, n->cstart);
   /* the collection's span ends with the line of its last value */
   size_t last = n->slots[count - 1].vend;
   n->end = trim_end(t, n->pstart, eol(c->f->src, last));
@@ -361,7 +537,7 @@ static int attach(parse_ctx *c, yml_node *n) {
     return 0;
   }
   yml_node *parent = c->stack[c->depth - 1];
-  if (kids_reserve(parent, 1)) {
+  if (kids_grow(parent, 1, c->f->src)) {
     yml_node_free(n);
     return ERR_NOMEM;
   }
@@ -394,10 +570,6 @@ static int add_region(yml_file *f, size_t off) {
   return 0;
 }
 
-static char *dup_opt(const unsigned char *s) {
-  return s ? str_dup((const char *)s) : NULL;
-}
-
 /* Keeps a node's span, and its children's, at or before `limit`. */
 static void clamp_spans(yml_node *n, size_t limit, int depth) {
   if (depth > YML_MAX_DEPTH + 1)
@@ -420,124 +592,234 @@ static void clamp_spans(yml_node *n, size_t limit, int depth) {
     clamp_spans(n->kids[i], limit, depth + 1);
 }
 
-static int handle_event(parse_ctx *c, yaml_event_t *e) {
+/* ---- the tree builder: one function per parser event ------------------------------ *
+ * Both event sources (libyaml below, the fast scanner in yaml_fast.c) call these with
+ * byte offsets into the source and 0-based line numbers, so the tree, its spans and its
+ * slots are built by the same code whichever parser produced the events. */
+
+int yml_build_doc_start(parse_ctx *c, size_t s) {
   yml_file *f = c->f;
-  size_t s = to_byte(c, e->start_mark.index);
-  size_t en = to_byte(c, e->end_mark.index);
-  yml_node *n = NULL;
-  switch (e->type) {
-  case YAML_DOCUMENT_START_EVENT:
-    if (add_doc_slot(f) || add_region(f, f->nregions == 0 ? 0 : s))
-      return ERR_NOMEM;
-    f->docs[f->ndocs - 1].orig = (long)f->ndocs - 1;
-    return 0;
-  case YAML_SCALAR_EVENT:
-    if (!(n = node_alloc(YML_SCALAR)))
-      return ERR_NOMEM;
-    n->value = malloc(e->data.scalar.length + 1);
-    if (!n->value) {
-      yml_node_free(n);
-      return error_set(ERR_NOMEM, "out of memory");
-    }
-    memcpy(n->value, e->data.scalar.value, e->data.scalar.length);
-    n->value[e->data.scalar.length] = 0;
-    n->len = e->data.scalar.length;
-    switch (e->data.scalar.style) {
-    case YAML_SINGLE_QUOTED_SCALAR_STYLE: n->style = YML_SINGLE_QUOTED; break;
-    case YAML_DOUBLE_QUOTED_SCALAR_STYLE: n->style = YML_DOUBLE_QUOTED; break;
-    case YAML_LITERAL_SCALAR_STYLE: n->style = YML_LITERAL; break;
-    case YAML_FOLDED_SCALAR_STYLE: n->style = YML_FOLDED; break;
-    default: n->style = YML_PLAIN; break;
-    }
-    n->tag = dup_opt(e->data.scalar.tag);
-    n->anchor = dup_opt(e->data.scalar.anchor);
-    set_source(c, n, s, en);
-    n->line = (int)e->start_mark.line + 1;
-    /* content column: skip properties on the same line */
-    n->col = column_of(f->src, n->pstart);
-    break;
-  case YAML_ALIAS_EVENT:
-    if (!(n = node_alloc(YML_ALIAS)))
-      return ERR_NOMEM;
-    n->value = dup_opt(e->data.alias.anchor);
-    n->len = n->value ? strlen(n->value) : 0;
-    n->target = n->value ? anchor_find(c, n->value) : NULL;
-    set_source(c, n, s, en);
-    n->line = (int)e->start_mark.line + 1;
-    n->col = column_of(f->src, n->pstart);
-    if (!n->target) {
-      yml_node_free(n);
-      return parse_error(c, e->start_mark.line, e->start_mark.column, "alias to an unknown anchor");
-    }
-    break;
-  case YAML_MAPPING_START_EVENT:
-  case YAML_SEQUENCE_START_EVENT: {
-    bool map = e->type == YAML_MAPPING_START_EVENT;
-    if (c->depth >= YML_MAX_DEPTH)
-      return error_set(ERR_LIMIT, "%s:%zu: YAML nested deeper than %d", f->name,
-                       e->start_mark.line + 1, YML_MAX_DEPTH);
-    if (!(n = node_alloc(map ? YML_MAP : YML_SEQ)))
-      return ERR_NOMEM;
-    bool flow = map ? e->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
-                    : e->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
-    n->style = flow ? YML_FLOW : YML_BLOCK;
-    n->tag = dup_opt(map ? e->data.mapping_start.tag : e->data.sequence_start.tag);
-    n->anchor = dup_opt(map ? e->data.mapping_start.anchor : e->data.sequence_start.anchor);
-    n->src = f->src;
-    n->src->refs++;
-    n->pstart = n->cstart = s;
-    n->end = s;
-    n->line = (int)e->start_mark.line + 1;
-    n->col = column_of(f->src, s);
-    if (n->anchor && anchor_add(c, n->anchor, n)) {
-      yml_node_free(n);
-      return ERR_NOMEM;
-    }
-    int rc = attach(c, n);
-    if (rc)
-      return rc;
-    c->stack[c->depth++] = n;
-    return 0;
+  if (add_doc_slot(f) || add_region(f, f->nregions == 0 ? 0 : s))
+    return ERR_NOMEM;
+  f->docs[f->ndocs - 1].orig = (long)f->ndocs - 1;
+  return 0;
+}
+
+int yml_build_doc_end(parse_ctx *c, size_t s) {
+  yml_file *f = c->f;
+  /* an empty value at the very end of a document is placed by libyaml where the next
+   * token is, which can be past this document: keep every span inside it */
+  size_t limit = trim_end(c->text, 0, s);
+  /* (the fast scanner's spans are well-formed: nothing to clamp unless one passes the end) */
+  if (f->ndocs && f->docs[f->ndocs - 1].root && (!c->fast || c->max_end > limit)) {
+    yml_doc *d = &f->docs[f->ndocs - 1];
+    clamp_spans(d->root, limit, 0);
+    if (d->root_end > d->root->end)
+      d->root_end = d->root->end;
+    if (d->root_pstart > d->root_end)
+      d->root_pstart = d->root_end;
   }
-  case YAML_MAPPING_END_EVENT:
-  case YAML_SEQUENCE_END_EVENT: {
-    n = c->stack[--c->depth];
-    if (n->kind == YML_MAP) {
-      int rc = check_duplicates(c, n);
-      if (rc)
-        return rc;
-    }
-    if (n->style == YML_FLOW) {
-      n->end = trim_end(c->text, n->pstart, en);
-    } else if (record_slots(c, n)) {
-      return ERR_NOMEM;
-    }
-    if (c->depth == 0) {
-      yml_doc *d = &f->docs[f->ndocs - 1];
-      d->root_end = n->end;
-    }
-    return 0;
-  }
-  case YAML_DOCUMENT_END_EVENT:
-    /* an empty value at the very end of a document is placed by libyaml where the next
-     * token is, which can be past this document: keep every span inside it */
-    if (f->ndocs && f->docs[f->ndocs - 1].root) {
-      yml_doc *d = &f->docs[f->ndocs - 1];
-      clamp_spans(d->root, trim_end(c->text, 0, s), 0);
-      if (d->root_end > d->root->end)
-        d->root_end = d->root->end;
-      if (d->root_pstart > d->root_end)
-        d->root_pstart = d->root_end;
-    }
-    return 0;
-  default:
-    return 0;
-  }
+  return 0;
+}
+
+static inline int anchor_attach(parse_ctx *c, yml_node *n) {
   if (n->anchor && anchor_add(c, n->anchor, n)) {
     yml_node_free(n);
     return ERR_NOMEM;
   }
   return attach(c, n);
+}
+
+/* A copy of s[0, len) with a NUL after it, in the arena; NULL on ERR_NOMEM. */
+static char *arena_strndup(yml_src *src, const char *s, size_t len) {
+  char *d = arena_alloc(src, len + 1);
+  if (d) {
+    memcpy(d, s, len);
+    d[len] = 0;
+  }
+  return d;
+}
+
+/* Sets the node's tag and anchor (copies in the arena). */
+static int set_properties(parse_ctx *c, yml_node *n, const char *tag, const char *anchor) {
+  if (tag) {
+    if (!(n->tag = arena_strndup(c->f->src, tag, strlen(tag))))
+      return ERR_NOMEM;
+    n->mem |= MEM_TAG;
+  }
+  if (anchor) {
+    if (!(n->anchor = arena_strndup(c->f->src, anchor, strlen(anchor))))
+      return ERR_NOMEM;
+    n->mem |= MEM_ANCHOR;
+  }
+  return 0;
+}
+
+/* Byte column of `pos` (as column_of), remembering the last line start so that events
+ * in text order cost time linear in the text's length, not in its lines' lengths. */
+static int column_at(parse_ctx *c, size_t pos) {
+  const char *t = c->text;
+  if (!c->col_valid || pos < c->col_pos) {
+    size_t ls = pos;
+    while (ls > 0 && t[ls - 1] != '\n')
+      ls--;
+    c->col_ls = ls;
+    c->col_valid = true;
+  } else if (pos > c->col_pos) {
+    const char *nl = memrchr(t + c->col_pos, '\n', pos - c->col_pos);
+    if (nl)
+      c->col_ls = (size_t)(nl - t) + 1;
+  }
+  c->col_pos = pos;
+  size_t ls = c->col_ls;
+  if (ls == 0 && pos >= 3 && !memcmp(t, "\xEF\xBB\xBF", 3))
+    ls = 3; /* a byte-order mark takes no column */
+  return (int)(pos - ls);
+}
+
+int yml_build_scalar(parse_ctx *c, size_t s, size_t en, size_t line, int col, const char *value,
+                     size_t len, yml_style style, const char *tag, const char *anchor) {
+  yml_node *n = arena_node(c->f->src, YML_SCALAR);
+  if (!n || !(n->value = arena_strndup(c->f->src, value, len)))
+    return ERR_NOMEM;
+  n->mem |= MEM_VALUE;
+  n->len = len;
+  n->style = style;
+  if ((tag || anchor) && set_properties(c, n, tag, anchor)) {
+    yml_node_free(n);
+    return ERR_NOMEM;
+  }
+  set_source(c, n, s, en);
+  n->line = (int)line + 1;
+  n->col = col >= 0 ? col : column_at(c, n->pstart);
+  n->mem |= MEM_PURE;
+  n->subtree = 1;
+  return anchor_attach(c, n);
+}
+
+int yml_build_alias(parse_ctx *c, size_t s, size_t en, size_t line, size_t column,
+                    const char *name) {
+  yml_node *n = arena_node(c->f->src, YML_ALIAS);
+  if (!n)
+    return ERR_NOMEM;
+  if (name) {
+    if (!(n->value = arena_strndup(c->f->src, name, strlen(name)))) {
+      yml_node_free(n);
+      return ERR_NOMEM;
+    }
+    n->mem |= MEM_VALUE;
+  }
+  n->len = n->value ? strlen(n->value) : 0;
+  n->target = n->value ? anchor_find(c, n->value) : NULL;
+  set_source(c, n, s, en);
+  n->line = (int)line + 1;
+  n->col = column_at(c, n->pstart);
+  if (!n->target) {
+    yml_node_free(n);
+    return parse_error(c, line, column, "alias to an unknown anchor");
+  }
+  n->mem |= MEM_PURE;
+  n->subtree = 1;
+  return attach(c, n);
+}
+
+int yml_build_start(parse_ctx *c, yml_kind kind, yml_style style, size_t s, size_t line, int col,
+                    const char *tag, const char *anchor) {
+  yml_file *f = c->f;
+  if (c->depth >= YML_MAX_DEPTH)
+    return error_set(ERR_LIMIT, "%s:%zu: YAML nested deeper than %d", f->name, line + 1,
+                     YML_MAX_DEPTH);
+  yml_node *n = arena_node(f->src, kind);
+  if (!n)
+    return ERR_NOMEM;
+  n->style = style;
+  if ((tag || anchor) && set_properties(c, n, tag, anchor)) {
+    yml_node_free(n);
+    return ERR_NOMEM;
+  }
+  n->pstart = n->cstart = s;
+  n->end = s;
+  n->line = (int)line + 1;
+  n->col = col >= 0 ? col : column_at(c, s);
+  int rc = anchor_attach(c, n);
+  if (rc)
+    return rc;
+  c->stack[c->depth++] = n;
+  return 0;
+}
+
+int yml_build_end(parse_ctx *c, size_t en) {
+  yml_node *n = c->stack[--c->depth];
+  if (n->kind == YML_MAP) {
+    int rc = check_duplicates(c, n);
+    if (rc)
+      return rc;
+  }
+  if (n->style == YML_FLOW) {
+    n->end = trim_end(c->text, n->pstart, en);
+  } else if (record_slots(c, n)) {
+    return ERR_NOMEM;
+  }
+  if (n->end > c->max_end)
+    c->max_end = n->end;
+  uint64_t sub = 1;
+  for (size_t i = 0; i < n->n && sub; i++)
+    sub = (n->kids[i]->mem & MEM_PURE) ? sub + n->kids[i]->subtree : 0;
+  if (sub && sub <= UINT32_MAX) {
+    n->mem |= MEM_PURE;
+    n->subtree = (uint32_t)sub;
+  }
+  if (c->depth == 0) {
+    yml_doc *d = &c->f->docs[c->f->ndocs - 1];
+    d->root_end = n->end;
+  }
+  return 0;
+}
+
+/* libyaml's events, converted (character indexes to byte offsets) and passed on. */
+static int handle_event(parse_ctx *c, yaml_event_t *e) {
+  size_t s = to_byte(c, e->start_mark.index);
+  size_t en = to_byte(c, e->end_mark.index);
+  size_t line = e->start_mark.line;
+  switch (e->type) {
+  case YAML_DOCUMENT_START_EVENT:
+    return yml_build_doc_start(c, s);
+  case YAML_DOCUMENT_END_EVENT:
+    return yml_build_doc_end(c, s);
+  case YAML_SCALAR_EVENT: {
+    yml_style st;
+    switch (e->data.scalar.style) {
+    case YAML_SINGLE_QUOTED_SCALAR_STYLE: st = YML_SINGLE_QUOTED; break;
+    case YAML_DOUBLE_QUOTED_SCALAR_STYLE: st = YML_DOUBLE_QUOTED; break;
+    case YAML_LITERAL_SCALAR_STYLE: st = YML_LITERAL; break;
+    case YAML_FOLDED_SCALAR_STYLE: st = YML_FOLDED; break;
+    default: st = YML_PLAIN; break;
+    }
+    return yml_build_scalar(c, s, en, line, -1, (const char *)e->data.scalar.value,
+                            e->data.scalar.length, st, (const char *)e->data.scalar.tag,
+                            (const char *)e->data.scalar.anchor);
+  }
+  case YAML_ALIAS_EVENT:
+    return yml_build_alias(c, s, en, line, e->start_mark.column,
+                           (const char *)e->data.alias.anchor);
+  case YAML_MAPPING_START_EVENT:
+    return yml_build_start(c, YML_MAP,
+                           e->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE ? YML_FLOW
+                                                                                  : YML_BLOCK,
+                           s, line, -1, (const char *)e->data.mapping_start.tag,
+                           (const char *)e->data.mapping_start.anchor);
+  case YAML_SEQUENCE_START_EVENT:
+    return yml_build_start(c, YML_SEQ,
+                           e->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE ? YML_FLOW
+                                                                                    : YML_BLOCK,
+                           s, line, -1, (const char *)e->data.sequence_start.tag,
+                           (const char *)e->data.sequence_start.anchor);
+  case YAML_MAPPING_END_EVENT:
+  case YAML_SEQUENCE_END_EVENT:
+    return yml_build_end(c, en);
+  default:
+    return 0;
+  }
 }
 
 yml_file *yml_file_new(void) {
@@ -566,16 +848,127 @@ void yml_file_free(yml_file *f) {
   free(f);
 }
 
+static _Thread_local size_t fast_taken, fast_bailed;
+
+void yml_fast_stats(size_t *taken, size_t *bailed) {
+  if (taken)
+    *taken = fast_taken;
+  if (bailed)
+    *bailed = fast_bailed;
+}
+
+/* Forgets every document (after the fast scanner gave up), and the arena with them. */
+static void file_drop_docs(yml_file *f) {
+  for (size_t i = 0; i < f->ndocs; i++)
+    yml_node_free(f->docs[i].root);
+  f->ndocs = 0;
+  f->nregions = 0;
+  if (f->src->refs == 1) {
+    for (arena_chunk *c = f->src->chunks, *next; c; c = next) {
+      next = c->next;
+      free(c);
+    }
+    f->src->chunks = NULL;
+  }
+}
+
+/* Runs libyaml over the file's source, building the tree. */
+static int parse_libyaml(parse_ctx *c) {
+  const char *text = c->text;
+  size_t len = c->len;
+  c->ascii = true;
+  c->ci = c->bi = 0;
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)text[i] >= 0x80) {
+      c->ascii = false;
+      break;
+    }
+  if (!c->ascii && len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+    /* libyaml (detecting the encoding itself) skips a byte-order mark without counting
+     * it as a character or a column */
+    c->bi = 3;
+  }
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p))
+    return error_set(ERR_NOMEM, "out of memory");
+  yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+  int rc = 0;
+  for (;;) {
+    yaml_event_t e;
+    if (!yaml_parser_parse(&p, &e)) {
+      const char *what = p.problem ? p.problem : "invalid YAML";
+      char msg[256];
+      if (p.context)
+        snprintf(msg, sizeof(msg), "%s %s", p.context, what);
+      else
+        snprintf(msg, sizeof(msg), "%s", what);
+      rc = parse_error(c, p.problem_mark.line, p.problem_mark.column, msg);
+      break;
+    }
+    bool end = e.type == YAML_STREAM_END_EVENT;
+    rc = handle_event(c, &e);
+    yaml_event_delete(&e);
+    if (rc || end)
+      break;
+  }
+  yaml_parser_delete(&p);
+  return rc;
+}
+
+enum { TEXT_CR = 1, TEXT_CTRL = 2, TEXT_HIGH = 4 };
+
+/* Which kinds of bytes the text holds: TEXT_CR ('\r'), TEXT_CTRL (other control bytes,
+ * tabs, DEL), TEXT_HIGH (non-ASCII). Sixteen bytes at a time (GCC/Clang vectors). */
+typedef unsigned char v16u __attribute__((vector_size(16)));
+
+static unsigned text_classes(const char *text, size_t len) {
+  const v16u k7f = {0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f,
+                    0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f};
+  const v16u k20 = {0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+                    0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20};
+  const v16u kcr = {13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13};
+  const v16u knl = {10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10};
+  v16u cr = {0}, ctrl = {0}, high = {0};
+  size_t i = 0;
+  for (; i + 16 <= len; i += 16) {
+    v16u v;
+    memcpy(&v, text + i, 16);
+    high |= v > k7f;
+    cr |= v == kcr;
+    ctrl |= ((v < k20) & (v != knl) & (v != kcr)) | (v == k7f);
+  }
+  unsigned acc = 0;
+  for (int k = 0; k < 16; k++)
+    acc |= (cr[k] ? TEXT_CR : 0) | (ctrl[k] ? TEXT_CTRL : 0) | (high[k] ? TEXT_HIGH : 0);
+  for (; i < len; i++) {
+    unsigned char ch = (unsigned char)text[i];
+    acc |= ch >= 0x80 ? TEXT_HIGH : ch == '\r' ? TEXT_CR : (ch < 0x20 && ch != '\n') || ch == 0x7f ? TEXT_CTRL : 0;
+  }
+  return acc;
+}
+
+static bool fast_disabled(void) {
+  const char *v = getenv("PORTICO_YAML_FAST");
+  return v && !strcmp(v, "0");
+}
+
 int yml_file_parse(yml_file **out, const char *name, const char *text, size_t len) {
+  return yml_file_parse_mode(out, name, text, len,
+                             fast_disabled() ? YML_PARSE_LIBYAML : YML_PARSE_AUTO);
+}
+
+int yml_file_parse_mode(yml_file **out, const char *name, const char *text, size_t len,
+                        yml_parse_mode mode) {
   if (len > YML_MAX_INPUT)
     return error_set(ERR_LIMIT, "%s: YAML input larger than %zu bytes", name ? name : "<input>",
                      (size_t)YML_MAX_INPUT);
   if (len >= 2 && (((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE) ||
                    ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF)))
     return error_set(ERR_INVALID, "%s:1:1: only UTF-8 YAML is supported", name ? name : "<input>");
+  unsigned cls = text_classes(text, len);
   /* line breaks other than \n and \r\n (a bare \r, NEL, LS, PS) are YAML 1.1 line
    * breaks to libyaml but not to the text layer here: refused */
-  for (size_t i = 0, line = 1; i < len; i++) {
+  for (size_t i = 0, line = 1; (cls & (TEXT_CR | TEXT_HIGH)) && i < len; i++) {
     unsigned char ch = (unsigned char)text[i];
     bool odd = (ch == '\r' && (i + 1 >= len || text[i + 1] != '\n')) ||
                (ch == 0xC2 && i + 1 < len && (unsigned char)text[i + 1] == 0x85) ||
@@ -586,7 +979,7 @@ int yml_file_parse(yml_file **out, const char *name, const char *text, size_t le
                        name ? name : "<input>", line);
     line += ch == '\n';
   }
-  if (len > 3) {
+  if (len > 3 && (cls & TEXT_HIGH)) {
     const char *bom = memmem(text + 1, len - 1, "\xEF\xBB\xBF", 3);
     if (bom) {
       size_t line = 1;
@@ -616,44 +1009,31 @@ int yml_file_parse(yml_file **out, const char *name, const char *text, size_t le
   c.f = f;
   c.text = f->src->text;
   c.len = len;
-  c.ascii = true;
-  for (size_t i = 0; i < len; i++)
-    if ((unsigned char)text[i] >= 0x80) {
-      c.ascii = false;
-      break;
+  int rc = 1;
+  if (mode != YML_PARSE_LIBYAML) {
+    c.fast = true;
+    rc = yml_fast_scan(&c, c.text, len, !(cls & (TEXT_CR | TEXT_CTRL | TEXT_HIGH)));
+    if (rc == 0) {
+      fast_taken++;
+    } else {
+      fast_bailed++;
+      file_drop_docs(f);
+      c.depth = 0;
+      c.nodes = 0;
+      c.nanchors = 0;
+      c.col_valid = false;
+      c.fast = false;
+      c.max_end = 0;
+      if (mode == YML_PARSE_FAST) {
+        free(c.anchors);
+        yml_file_free(f);
+        return error_set(ERR_UNSUPPORTED, "%s: outside the fast YAML subset",
+                         name ? name : "<input>");
+      }
     }
-  if (!c.ascii && len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
-    /* libyaml (detecting the encoding itself) skips a byte-order mark without counting
-     * it as a character or a column */
-    c.bi = 3;
   }
-
-  yaml_parser_t p;
-  if (!yaml_parser_initialize(&p)) {
-    yml_file_free(f);
-    return error_set(ERR_NOMEM, "out of memory");
-  }
-  yaml_parser_set_input_string(&p, (const unsigned char *)f->src->text, len);
-  int rc = 0;
-  for (;;) {
-    yaml_event_t e;
-    if (!yaml_parser_parse(&p, &e)) {
-      const char *what = p.problem ? p.problem : "invalid YAML";
-      char msg[256];
-      if (p.context)
-        snprintf(msg, sizeof(msg), "%s %s", p.context, what);
-      else
-        snprintf(msg, sizeof(msg), "%s", what);
-      rc = parse_error(&c, p.problem_mark.line, p.problem_mark.column, msg);
-      break;
-    }
-    bool end = e.type == YAML_STREAM_END_EVENT;
-    rc = handle_event(&c, &e);
-    yaml_event_delete(&e);
-    if (rc || end)
-      break;
-  }
-  yaml_parser_delete(&p);
+  if (rc != 0)
+    rc = parse_libyaml(&c);
   free(c.anchors);
   if (rc) {
     yml_file_free(f);
@@ -1142,7 +1522,9 @@ int yml_scalar_set(yml_node *n, const char *value, size_t len) {
   } else if ((n->style == YML_LITERAL || n->style == YML_FOLDED) && !memchr(v, '\n', len)) {
     n->style = YML_STYLE_ANY;
   }
-  free(n->value);
+  if (!(n->mem & MEM_VALUE))
+    free(n->value);
+  n->mem &= (unsigned char)~MEM_VALUE;
   n->value = v;
   n->len = len;
   n->value_set = true;
@@ -1209,6 +1591,7 @@ int yml_map_set_str(yml_node *map, const char *key, const char *value) {
     int rc = yml_scalar_set(old, value, strlen(value));
     if (rc == 0 && old->style == YML_STYLE_ANY && !old->tag)
       old->tag = str_dup("!!str");
+    mark_impure(old);
     return rc;
   }
   if (old && old->kind == YML_SCALAR && resolve_node(old) == RES_STR) {
@@ -1368,6 +1751,7 @@ int yml_node_set_line_comment(yml_node *value, const char *text) {
     return ERR_NOMEM;
   free(k->line_comment);
   k->line_comment = c;
+  mark_impure(k);
   k->comment_set = true;
   mark_touched(k);
   return 0;
@@ -1426,6 +1810,7 @@ int yml_node_set_head_comment(yml_node *n, const char *text) {
     return ERR_NOMEM;
   free(n->head_comment);
   n->head_comment = c;
+  mark_impure(n);
   return 0;
 }
 
@@ -1496,6 +1881,7 @@ typedef struct emitter {
   int depth;
   bool wide;
   bool fresh_pos; /* the node being emitted sits somewhere new (not its source place) */
+  bool props_done; /* its properties (anchor, tag) are already written (on the key line) */
 } emitter;
 
 static void put(emitter *e, const char *s, size_t n) {
@@ -1705,6 +2091,32 @@ static void emit_key(emitter *e, const yml_node *k, bool flow) {
 }
 
 /* One map entry rendered fresh, at column `col`. */
+/* Writes " <properties>" (anchor, tag) of block collection `v` about to be placed under a
+ * key, on the key's line: on a line of their own they could sit at the key's column ("a:"
+ * then "!tag" then "- x"), which does not parse. Returns whether there were any (then the
+ * emit of `v` must skip them: e->props_done). */
+static bool emit_key_line_props(emitter *e, const yml_node *v) {
+  if (v->src && v->pstart < v->cstart) {
+    const char *t = v->src->text;
+    size_t pe = v->pstart;
+    while (pe < v->cstart && t[pe] != '\n' && t[pe] != '\r' &&
+           !(t[pe] == '#' && pe > v->pstart && t[pe - 1] == ' '))
+      pe++;
+    pe = trim_end(t, v->pstart, pe);
+    if (pe == v->pstart)
+      return false;
+    put(e, " ", 1);
+    put(e, t + v->pstart, pe - v->pstart);
+    return true;
+  }
+  if (!v->src && v->anchor) {
+    put(e, " &", 2);
+    puts_(e, v->anchor);
+    return true;
+  }
+  return false;
+}
+
 static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, int col, bool flow) {
   emit_key(e, k, flow);
   put(e, ":", 1);
@@ -1717,6 +2129,7 @@ static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, i
   const char *comment = k->comment_set ? k->line_comment : orig_comment;
   has_comment = comment != NULL;
   if (is_block_collection(v, flow)) {
+    bool props = emit_key_line_props(e, v);
     if (has_comment) {
       puts_(e, " # ");
       puts_(e, comment);
@@ -1724,6 +2137,7 @@ static void emit_fresh_entry(emitter *e, const yml_node *k, const yml_node *v, i
     put(e, "\n", 1);
     int child = v->kind == YML_MAP || e->wide ? col + 2 : col;
     spaces(e, child);
+    e->props_done = props;
     emit(e, v, child, child + 2, flow);
   } else {
     const yml_node *r = v;
@@ -1800,7 +2214,7 @@ static bool gap_has_newline(const yml_src *s, size_t from, size_t to) {
 
 /* A touched block collection parsed from source: copy the gaps between the children that
  * are still there, drop removed ones, append new ones. `col` is where it is written. */
-static void emit_spliced(emitter *e, const yml_node *n, int col) {
+static void emit_spliced(emitter *e, const yml_node *n, int col, bool props_done) {
   const yml_src *s = n->src;
   const char *t = s->text;
   bool map = n->kind == YML_MAP;
@@ -1810,7 +2224,8 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
   long last_slot = -1; /* highest slot written so far */
   bool any = false;    /* something written */
   bool prev_comment_dropped = false;
-  copy_shift(e, s, n->pstart, n->cstart, delta); /* properties (anchor, tag) */
+  if (!props_done)
+    copy_shift(e, s, n->pstart, n->cstart, delta); /* properties (anchor, tag) */
   for (size_t i = 0; i < n->n && !e->rc; i += step) {
     const yml_node *k = map ? n->kids[i] : NULL;
     const yml_node *v = map ? n->kids[i + 1] : n->kids[i];
@@ -1893,6 +2308,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
           comment = kept;
         }
         if (block_new) {
+          bool props = !(block_old && same_value) && emit_key_line_props(e, v);
           if (comment) {
             puts_(e, " # ");
             puts_(e, comment);
@@ -1911,6 +2327,7 @@ static void emit_spliced(emitter *e, const yml_node *n, int col) {
                 child = col + 2;
             }
             spaces(e, child);
+            e->props_done = props;
             emit(e, v, child, child + 2, false);
           }
         } else {
@@ -2014,13 +2431,13 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
   bool clean = n->src && !n->touched && !(flow && n->kind != YML_SCALAR && n->style != YML_FLOW &&
                                           n->kind != YML_ALIAS) &&
                !flow_unsafe;
-  bool fresh_pos = e->fresh_pos;
-  e->fresh_pos = false;
+  bool fresh_pos = e->fresh_pos, props_done = e->props_done;
+  e->fresh_pos = e->props_done = false;
   if (clean) {
     int delta = col - n->col;
     if (fresh_pos && n->kind == YML_SCALAR)
       delta = scalar_shift(n, indent, delta);
-    copy_shift(e, n->src, n->pstart, n->end, delta);
+    copy_shift(e, n->src, props_done ? n->cstart : n->pstart, n->end, delta);
   } else if (n->kind == YML_ALIAS) {
     put(e, "*", 1);
     puts_(e, n->value ? n->value : "");
@@ -2037,9 +2454,9 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
       emit_scalar(e, n, indent, flow);
     }
   } else if (n->src && n->style == YML_BLOCK && n->nslots > 0 && !flow && !n->complex_keys) {
-    emit_spliced(e, n, col);
+    emit_spliced(e, n, col, props_done);
   } else {
-    if (n->anchor) {
+    if (n->anchor && !props_done) {
       put(e, "&", 1);
       puts_(e, n->anchor);
       if (is_block_collection(n, flow)) {
@@ -2055,15 +2472,17 @@ static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) 
 }
 
 int yml_node_write(const yml_node *n, buf *out) {
-  emitter e = {out, 0, 0, false, false};
+  emitter e = {out, 0, 0, false, false, false};
   emit(&e, n, 0, 2, false);
   put(&e, "\n", 1);
   return e.rc;
 }
 
 int yml_file_write(const yml_file *f, buf *out) {
-  emitter e = {out, 0, 0, f->wide, false};
+  emitter e = {out, 0, 0, f->wide, false, false};
   const yml_src *s = f->src;
+  if (s && s->len)
+    (void)buf_reserve(out, s->len); /* the output is about the input's size (a hint only) */
   bool wrote = false;
   for (size_t i = 0; i < f->ndocs && !e.rc; i++) {
     const yml_doc *d = &f->docs[i];
@@ -2274,3 +2693,61 @@ static yml_node *from_json_depth(const json_t *j, int depth) {
 }
 
 yml_node *yml_from_json(const json_t *j) { return from_json_depth(j, 0); }
+
+/* ---- debugging: a canonical dump of the parsed tree ---------------------------------- */
+
+static void dump_bytes(buf *out, const char *s, size_t len) {
+  buf_putc(out, '"');
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+      buf_printf(out, "\\x%02x", ch);
+    else
+      buf_putc(out, (char)ch);
+  }
+  buf_putc(out, '"');
+}
+
+static void dump_node(buf *out, const yml_file *f, const yml_node *n, const yml_node *parent,
+                      int depth) {
+  if (depth > YML_MAX_DEPTH + 2)
+    return;
+  buf_printf(out, "%*snode kind=%d style=%d line=%d col=%d pstart=%zu cstart=%zu end=%zu", depth * 2,
+             "", (int)n->kind, (int)n->style, n->line, n->col, n->pstart, n->cstart, n->end);
+  buf_printf(out, " src=%s parent=%s touched=%d set=%d ckeys=%d", n->src == f->src ? "file" : "other",
+             n->parent == parent ? "ok" : "BAD", n->touched, n->value_set, n->complex_keys);
+  buf_printf(out, " slot=%ld owner=%s", n->slot,
+             !n->slot_owner ? "none" : n->slot_owner == parent ? "parent" : "other");
+  buf_puts(out, " tag=");
+  if (n->tag)
+    dump_bytes(out, n->tag, strlen(n->tag));
+  buf_puts(out, " anchor=");
+  if (n->anchor)
+    dump_bytes(out, n->anchor, strlen(n->anchor));
+  buf_printf(out, " len=%zu value=", n->len);
+  if (n->value)
+    dump_bytes(out, n->value, n->len);
+  if (n->kind == YML_ALIAS)
+    buf_printf(out, " target=%zu", n->target ? n->target->pstart : (size_t)-1);
+  buf_printf(out, " nslots=%zu", n->nslots);
+  for (size_t i = 0; i < n->nslots; i++)
+    buf_printf(out, " [%zu %zu %zu]", n->slots[i].kstart, n->slots[i].vstart, n->slots[i].vend);
+  buf_putc(out, '\n');
+  for (size_t i = 0; i < n->n; i++)
+    dump_node(out, f, n->kids[i], n, depth + 1);
+}
+
+int yml_debug_dump(const yml_file *f, buf *out) {
+  buf_printf(out, "file ndocs=%zu nregions=%zu changed=%d regions=", f->ndocs, f->nregions,
+             f->changed);
+  for (size_t i = 0; f->regions && i <= f->nregions; i++)
+    buf_printf(out, "%zu ", f->regions[i]);
+  buf_putc(out, '\n');
+  for (size_t i = 0; i < f->ndocs; i++) {
+    const yml_doc *d = &f->docs[i];
+    buf_printf(out, "doc %zu orig=%ld root=[%zu %zu]\n", i, d->orig, d->root_pstart, d->root_end);
+    if (d->root)
+      dump_node(out, f, d->root, NULL, 1);
+  }
+  return buf_printf(out, "end\n");
+}

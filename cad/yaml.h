@@ -6,20 +6,21 @@
  * changed must keep its comments, key order, quoting, indentation and `---` separators
  * everywhere else. kpt gets there with kyaml; this module is Portico's equivalent.
  *
- * How it works. A file is parsed with libyaml's event API into a tree of yml_node
- * (mapping, sequence, scalar, alias). Every node parsed from text keeps a reference to the
- * shared source text and its byte span [start, end) in it (end excludes trailing blanks
- * and line breaks; a block collection's span runs to the end of its last line, so the
- * same-line comment after its last value is included). Editing marks the node and its
- * ancestors "touched". Serialising walks the tree: an untouched node is copied from its
- * source bytes; a touched block collection copies the gaps between its original children
- * (comments, blank lines, indentation) and recurses into them, drops removed children with
- * their head comments, and appends new children in kpt's layout (two-space indentation,
- * block style, sequences "compact" like kyaml's default: the dash under the parent key).
- * A node moved into another place or another file keeps its source and is re-emitted from
- * it, re-indented to its new column. Fresh nodes (no source) are rendered the way kyaml /
- * yaml.v3 write them: plain scalars when that reads back as the same string, otherwise
- * double quotes; multi-line strings as literal blocks.
+ * How it works. A file is parsed with libyaml's event API (or, for the block-style subset
+ * kpt writes, a fast scanner producing the very same events: see yaml.c) into a tree of
+ * yml_node (mapping, sequence, scalar, alias). Every node parsed from text keeps a
+ * reference to the shared source text and its byte span [start, end) in it (end excludes
+ * trailing blanks and line breaks; a block collection's span runs to the end of its last
+ * line, so the same-line comment after its last value is included). Editing marks the node
+ * and its ancestors "touched". Serialising walks the tree: an untouched node is copied from
+ * its source bytes; a touched block collection copies the gaps between its original
+ * children (comments, blank lines, indentation) and recurses into them, drops removed
+ * children with their head comments, and appends new children in kpt's layout (two-space
+ * indentation, block style, sequences "compact" like kyaml's default: the dash under the
+ * parent key). A node moved into another place or another file keeps its source and is
+ * re-emitted from it, re-indented to its new column. Fresh nodes (no source) are rendered
+ * the way kyaml / yaml.v3 write them: plain scalars when that reads back as the same
+ * string, otherwise double quotes; multi-line strings as literal blocks.
  *
  * Names. Everything is prefixed yml_ so it never collides with libyaml's yaml_*.
  *

@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -189,6 +188,14 @@ static void sort_fds(int *fds, int n) {
     }
 }
 
+/* The identity changes as raw system calls: glibc's wrappers apply them to every thread
+ * of the process by signalling the others and waiting for them, and P, cloned from a
+ * possibly multi-threaded Portico, inherits glibc's list of threads that it does not have
+ * (it would wait forever). P is single-threaded: the raw call is the whole process's. */
+static int raw_setgroups_none(void) { return (int)syscall(SYS_setgroups, 0, NULL); }
+static int raw_setresgid(gid_t g) { return (int)syscall(SYS_setresgid, g, g, g); }
+static int raw_setresuid(uid_t u) { return (int)syscall(SYS_setresuid, u, u, u); }
+
 /* Empties the bounding and ambient sets: no exec can give a capability back. Needs
  * CAP_SETPCAP, so it runs before the uid change. */
 static int drop_bounding_set(void) {
@@ -350,8 +357,8 @@ static int sandbox_child(void *arg) {
     if (drop_bounding_set() < 0)
       child_fail(plan, "drop-capabilities");
     if (plan->as_root &&
-        (setgroups(0, NULL) < 0 || setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) < 0 ||
-         setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0))
+        (raw_setgroups_none() < 0 || raw_setresgid(SANDBOX_GID) < 0 ||
+         raw_setresuid(SANDBOX_UID) < 0))
       child_fail(plan, "drop-to-unprivileged-uid");
     if (clear_capabilities(!plan->as_root) < 0)
       child_fail(plan, "drop-capabilities");
@@ -374,7 +381,7 @@ static int sandbox_child(void *arg) {
     safe_append(map, sizeof(map), " 1\n");
     if (write_file("/proc/self/gid_map", map) < 0)
       child_fail(plan, "write-id-map");
-  } else if (setgroups(0, NULL) < 0) {
+  } else if (raw_setgroups_none() < 0) {
     child_fail(plan, "setgroups");
   }
   static const char hostname[] = "portico-fn";
@@ -391,9 +398,9 @@ static int sandbox_child(void *arg) {
       child_fail(plan, "uid-map-handshake");
     if (drop_bounding_set() < 0)
       child_fail(plan, "drop-capabilities");
-    if (setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) < 0)
+    if (raw_setresgid(SANDBOX_GID) < 0)
       child_fail(plan, "setresgid");
-    if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) < 0)
+    if (raw_setresuid(SANDBOX_UID) < 0)
       child_fail(plan, "setresuid");
   }
   close(plan->to_parent);

@@ -213,6 +213,26 @@ START_TEST(scalar_set_keeps_style) {
 }
 END_TEST
 
+START_TEST(moved_collection_keeps_properties_on_the_key_line) {
+  /* a tag or anchor of a block collection placed under a key is written after the key:
+   * on a line of its own it could sit at the key's column and not parse */
+  static const char *const cases[][2] = {
+      {"a: !--\n-\ni: {}\n", "z: 1\na: !--\n-\n"},
+      {"a: &x\n- 1\n- 2\n", "z: 1\na: &x\n- 1\n- 2\n"},
+      {"a: !t # note\n  b: 1\n", "z: 1\na: !t\n  b: 1\n"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+    yml_file *f = parse_ok(cases[i][0]), *g = parse_ok("z: 1\n");
+    yml_node *v = yml_node_copy(yml_lookup(yml_file_doc(f, 0), "a", NULL));
+    ck_assert_int_eq(yml_map_set(yml_file_doc(g, 0), "a", v), 0);
+    expect_write(g, cases[i][1]);
+    yml_file_free(parse_ok(cases[i][1]));
+    yml_file_free(f);
+    yml_file_free(g);
+  }
+}
+END_TEST
+
 static Suite *yaml_suite(void) {
   Suite *s = suite_create("cad_yaml");
   TCase *tc = tcase_create("yaml");
@@ -226,6 +246,7 @@ static Suite *yaml_suite(void) {
   tcase_add_test(tc, documents_add_remove);
   tcase_add_test(tc, json_round_trip_and_equality);
   tcase_add_test(tc, scalar_set_keeps_style);
+  tcase_add_test(tc, moved_collection_keeps_properties_on_the_key_line);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -7,6 +7,8 @@
 #include "fn/sandbox.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -164,6 +166,39 @@ START_TEST(setup_errors_are_reported) {
 }
 END_TEST
 
+static void *block_on_pipe(void *arg) {
+  char c;
+  ssize_t n = read(*(int *)arg, &c, 1);
+  (void)n;
+  return NULL;
+}
+
+/* A multi-threaded caller (the controller is one; render runs a thread of its own): the
+ * function's process is cloned from it and must not wait for threads it does not have
+ * (glibc's set*id wrappers would). */
+START_TEST(runs_from_a_multithreaded_caller) {
+  NEED_STRICT_SANDBOX();
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, block_on_pipe, &p[0]), 0);
+  sandbox_limits l;
+  sandbox_limits_default(&l);
+  l.wall_ms = 5000;
+  for (int i = 0; i < 3; i++) {
+    sandbox_result r;
+    ck_assert_int_eq(run_sh("id -u", &l, &r), 0);
+    ck_assert_msg(r.outcome == SANDBOX_OK && r.exit_code == 0, "outcome %d: %s", r.outcome, r.detail);
+    ck_assert_str_eq(buf_cstr(&r.out), "65534\n");
+    sandbox_result_free(&r);
+  }
+  ck_assert_int_eq(write(p[1], "x", 1), 1);
+  pthread_join(t, NULL);
+  close(p[0]);
+  close(p[1]);
+}
+END_TEST
+
 /* Where the kernel refuses namespaces (made so here, in this test's own forked process,
  * with a seccomp filter on unshare and namespace-creating clones), strict mode refuses to
  * run the function and says how to opt into weak mode. Runs on every kernel. */
@@ -246,6 +281,7 @@ static Suite *sandbox_suite(void) {
   tcase_add_test(tc, output_limit);
   tcase_add_test(tc, process_limit_and_no_network);
   tcase_add_test(tc, setup_errors_are_reported);
+  tcase_add_test(tc, runs_from_a_multithreaded_caller);
   tcase_add_test(tc, strict_mode_refused_without_namespaces);
   tcase_add_test(tc, weak_mode_still_limits);
   tcase_add_test(tc, parse_flags);

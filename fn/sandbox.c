@@ -337,8 +337,8 @@ static void child_build_root(child_plan *plan) {
 }
 
 /* P, the function's process, in the child proc_start cloned: PID 1 of its new PID
- * namespace, already in its new mount, network, IPC and UTS namespaces (and, when Portico
- * is not root, its new user namespace, created first). Never returns. */
+ * namespace (and, when Portico is not root, in its new user namespace, created first).
+ * Never returns. */
 static int sandbox_child(void *arg) {
   child_plan *plan = arg;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -384,6 +384,11 @@ static int sandbox_child(void *arg) {
   } else if (raw_setgroups_none() < 0) {
     child_fail(plan, "setgroups");
   }
+  /* The other namespaces here, in P, not in the clone: creating a network namespace and
+   * copying the mount table are the costly part of the set-up, and so they run in the
+   * child, overlapping whatever the parent does next (render's next step). */
+  if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+    child_refused(plan, "unshare");
   static const char hostname[] = "portico-fn";
   sethostname(hostname, sizeof(hostname) - 1);
   child_build_root(plan);
@@ -835,10 +840,11 @@ int sandbox_start(const sandbox_spec *spec, sandbox_proc **out) {
   sp->to_p = down[1];
   sp->lifeline = life[1];
   sp->mapped = !(plan->strict && plan->as_root);
-  /* One clone makes P in all its namespaces at once (the user namespace too when Portico is
-   * not root; as root P makes it last, see sandbox_child). The child copies argv, envp and
-   * the plan: they need not outlive this call. */
-  unsigned long ns = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+  /* The clone makes P the PID 1 of a new PID namespace (inside a new user namespace first
+   * when Portico is not root; as root P makes that one last, see sandbox_child); P makes
+   * the others itself. The child copies argv, envp and the plan: they need not outlive
+   * this call. */
+  unsigned long ns = CLONE_NEWPID;
   char *const exec_argv[] = {plan->exe, NULL}; /* proc's own exec is never reached */
   proc_spec ps = {.argv = exec_argv,
                   .setup = sandbox_child,

@@ -5,8 +5,8 @@
  * the controller's machine, so the sandbox assumes it is hostile. It builds the container
  * itself, without a container engine, on base/proc.h's child hooks:
  *
- *   portico ──clone(NEWPID|NEWNS|NEWNET|NEWIPC|NEWUTS) (proc_start)──> P, PID 1 of its
- *          new PID namespace: build a read-only root on a tmpfs (read-only binds of /usr
+ *   portico ──clone(NEWPID) (proc_start)──> P, PID 1 of its new PID namespace:
+ *          unshare(NS|NET|IPC|UTS), build a read-only root on a tmpfs (read-only binds of /usr
  *          /lib /lib64 /bin /sbin /etc/ld.so.cache, the function's executable,
  *          /dev/{null,zero,full,random,urandom}; a private writable tmpfs /tmp; /proc of
  *          the new PID namespace), pivot_root, then unshare(USER) and, once Portico has
@@ -31,7 +31,7 @@
  * namespace. SANDBOX_WEAK is the documented opt-in for such kernels: no namespaces, but
  * the rlimits, seccomp, no_new_privs, an unprivileged uid when started as root, closed
  * descriptors and the empty environment still apply. It prints a warning every time.
- * When Portico runs as a non-root user, the user namespace is created first, in the same
+ * When Portico runs as a non-root user, the user namespace is created first, in the
  * clone (the only way an unprivileged process gets to build the others), and P maps uid
  * 65534 inside to the caller itself; capabilities are still dropped and locked away before
  * exec.

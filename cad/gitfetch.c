@@ -7,6 +7,8 @@
 #include "cad/scratch.h"
 
 #include <git2.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,12 +90,41 @@ int gitfetch_parse_spec(const char *arg, gitfetch_spec *out) {
 
 /* ---- repositories -------------------------------------------------------------------- */
 
-static void lib_init(void) {
-  static int done;
-  if (!done) {
-    git_libgit2_init();
-    done = 1;
+/* libgit2's initialisation (loading it, and its TLS backend parsing the system's CA
+ * bundle) costs several ms; gitfetch_warm_up runs it on a thread while the caller does
+ * other work. lib_init joins that thread, or initialises itself. */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t warm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t warm_thread;
+static bool warm_started;
+
+static void init_once_fn(void) { git_libgit2_init(); }
+
+static void *warm_main(void *arg) {
+  (void)arg;
+  pthread_once(&init_once, init_once_fn);
+  return NULL;
+}
+
+void gitfetch_warm_up(void) {
+  pthread_mutex_lock(&warm_lock);
+  if (!warm_started && pthread_create(&warm_thread, NULL, warm_main, NULL) == 0)
+    warm_started = true;
+  pthread_mutex_unlock(&warm_lock);
+}
+
+void gitfetch_settle(void) {
+  pthread_mutex_lock(&warm_lock);
+  if (warm_started) {
+    pthread_join(warm_thread, NULL);
+    warm_started = false;
   }
+  pthread_mutex_unlock(&warm_lock);
+}
+
+static void lib_init(void) {
+  gitfetch_settle();
+  pthread_once(&init_once, init_once_fn);
 }
 
 static const char *local_path(const char *url) {

@@ -32,6 +32,15 @@ typedef struct gitfetch_spec {
 int gitfetch_parse_spec(const char *arg, gitfetch_spec *out);
 void gitfetch_spec_free(gitfetch_spec *s);
 
+/* Starts libgit2's initialisation on a thread, so that it overlaps the caller's work
+ * before its first gitfetch_open (which waits for it). Optional; a thread that cannot be
+ * created just leaves the initialisation to gitfetch_open. */
+void gitfetch_warm_up(void);
+
+/* Waits for a gitfetch_warm_up thread (call before returning from the operation that
+ * started it, so no thread outlives it). */
+void gitfetch_settle(void);
+
 /* An open repository (local or fetched). */
 typedef struct gitfetch_repo gitfetch_repo;
 

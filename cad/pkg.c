@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -353,16 +354,23 @@ static int write_root_kptfile(const char *dir, const char *name, const kptfile_g
   return rc;
 }
 
+/* A YAML blob kept from the export, processed after it. */
+typedef struct fetch_blob {
+  char *rel;
+  char *data;
+  size_t len;
+  bool exec;
+} fetch_blob;
+
 typedef struct fetch_mem {
-  krm_pkg *p;    /* the YAML files pkg_add_merge_comments would read, parsed */
-  char **exec;   /* those of them that are executable (package-relative) */
-  size_t nexec, capexec;
+  fetch_blob *v;
+  size_t n, cap, bytes;
   bool fallback; /* something only the on-disk path handles exactly */
 } fetch_mem;
 
-/* gitfetch visitor: takes the YAML files but Kptfiles (hidden ones too, as kpt), parsed from
- * the blob, so they are written once with their merge comments instead of written, read
- * back and written again. Over-deep or over-large files are left to the on-disk path
+/* gitfetch visitor: keeps the YAML files but Kptfiles (hidden ones too, as kpt) in memory,
+ * so they are parsed, given their merge comments and written once instead of written,
+ * read back and written again. Over-deep or over-large files are left to the on-disk path
  * (fallback), which keeps its exact behaviour (and errors) for them. */
 static int fetch_keep_yaml(void *ctx, const char *rel, const void *data, size_t len, bool executable) {
   fetch_mem *m = ctx;
@@ -370,56 +378,118 @@ static int fetch_keep_yaml(void *ctx, const char *rel, const void *data, size_t 
   base = base ? base + 1 : rel;
   if (!krm_is_yaml_name(base) || !strcmp(base, KPTFILE_NAME))
     return 0;
-  int depth = 0; /* hidden files too: kpt pkg get adds merge comments there as well */
+  int depth = 0;
   for (const char *c = rel; *c; c++)
     depth += *c == '/';
   if (depth > 60 || len > KRM_MAX_FILE) {
     m->fallback = true;
     return 0;
   }
-  if (executable) { /* kpt keeps the mode of the files it adds merge comments to */
-    if (m->nexec == m->capexec) {
-      size_t cap = m->capexec ? m->capexec * 2 : 8;
-      char **n = realloc(m->exec, cap * sizeof(*n));
-      if (!n)
-        return error_set(ERR_NOMEM, "out of memory");
-      m->exec = n;
-      m->capexec = cap;
-    }
-    if (!(m->exec[m->nexec] = str_dup(rel)))
-      return ERR_NOMEM;
-    m->nexec++;
+  if (m->n == m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    fetch_blob *v = realloc(m->v, cap * sizeof(*v));
+    if (!v)
+      return error_set(ERR_NOMEM, "out of memory");
+    m->v = v;
+    m->cap = cap;
   }
-  int rc = krm_pkg_add_text(m->p, rel, data, len);
-  return rc ? rc : 1;
+  fetch_blob *f = &m->v[m->n];
+  f->rel = str_dup(rel);
+  f->data = malloc(len ? len : 1);
+  if (!f->rel || !f->data) {
+    free(f->rel);
+    free(f->data);
+    return error_set(ERR_NOMEM, "out of memory");
+  }
+  memcpy(f->data, data, len);
+  f->len = len;
+  f->exec = executable; /* kpt keeps the mode of the files it adds merge comments to */
+  m->n++;
+  m->bytes += len;
+  return 1;
+}
+
+/* One share of the kept files: parsed, merge comments added, written under `dest`. */
+typedef struct fetch_share {
+  const fetch_blob *v;
+  size_t from, to;
+  const char *dest;
+  bool comments; /* false: write them back as they came (the fallback) */
+  int rc;
+  char msg[2048]; /* the error, copied out of the thread that had it (base/error.c keeps 2048) */
+} fetch_share;
+
+static int fetch_share_run(fetch_share *sh) {
+  krm_pkg *p = krm_pkg_new();
+  int rc = p ? 0 : ERR_NOMEM;
+  for (size_t i = sh->from; i < sh->to && !rc; i++)
+    rc = krm_pkg_add_text(p, sh->v[i].rel, sh->v[i].data, sh->v[i].len);
+  if (!rc && sh->comments)
+    rc = pkg_comments_in_memory(p);
+  if (!rc)
+    rc = krm_pkg_write_scratch(p, sh->dest);
+  for (size_t i = sh->from; i < sh->to && !rc; i++) {
+    if (!sh->v[i].exec)
+      continue;
+    char *full = fs_join(sh->dest, sh->v[i].rel);
+    if (!full || chmod(full, 0755) != 0)
+      rc = full ? error_set_errno(ERR_IO, "cannot chmod %s", full) : ERR_NOMEM;
+    free(full);
+  }
+  krm_pkg_free(p);
+  sh->rc = rc;
+  if (rc)
+    snprintf(sh->msg, sizeof(sh->msg), "%s", error_message());
+  return rc;
+}
+
+static void *fetch_share_thread(void *arg) {
+  fetch_share_run(arg);
+  return NULL;
+}
+
+/* Below this much YAML one thread does it all (a thread costs more than it saves). */
+#define FETCH_PARALLEL_BYTES (64 * 1024)
+
+/* Processes the kept files in two shares of about equal bytes, the second on a thread
+ * when there is enough YAML and a thread can be had. */
+static int fetch_process(const fetch_mem *m, const char *dest, bool comments) {
+  size_t cut = m->n, acc = 0;
+  if (m->bytes >= FETCH_PARALLEL_BYTES)
+    for (cut = 0; cut < m->n && acc < m->bytes / 2; cut++)
+      acc += m->v[cut].len;
+  fetch_share a = {m->v, 0, cut, dest, comments, 0, {0}};
+  fetch_share b = {m->v, cut, m->n, dest, comments, 0, {0}};
+  pthread_t t;
+  bool threaded = cut < m->n && pthread_create(&t, NULL, fetch_share_thread, &b) == 0;
+  fetch_share_run(&a);
+  if (threaded)
+    pthread_join(t, NULL);
+  else if (cut < m->n)
+    fetch_share_run(&b);
+  if (a.rc || b.rc) /* the first share's error first, as one thread would report */
+    return error_set(a.rc ? a.rc : b.rc, "%s", a.rc ? a.msg : b.msg);
+  return 0;
 }
 
 /* Exports repo@commit:directory into `dest` with kpt's merge comments added. */
 static int fetch_into(gitfetch_repo *repo, const char *commit, const char *directory, const char *dest) {
-  fetch_mem m = {krm_pkg_new(), NULL, 0, 0, false};
-  if (!m.p)
-    return ERR_NOMEM;
+  fetch_mem m = {0};
   int rc = gitfetch_export_visit(repo, commit, directory, dest, fetch_keep_yaml, &m);
   if (!rc && m.fallback) {
-    /* files krm_pkg_read treats specially: write the taken files as they came (an
+    /* files krm_pkg_read treats specially: write the kept files as they came (an
      * untouched parse writes its input back byte for byte) and take the on-disk path */
-    rc = krm_pkg_write_scratch(m.p, dest);
+    rc = fetch_process(&m, dest, false);
     if (!rc)
       rc = pkg_add_merge_comments(dest);
   } else if (!rc) {
-    rc = pkg_comments_in_memory(m.p);
-    if (!rc)
-      rc = krm_pkg_write_scratch(m.p, dest);
+    rc = fetch_process(&m, dest, true);
   }
-  for (size_t i = 0; i < m.nexec; i++) {
-    char *full = rc ? NULL : fs_join(dest, m.exec[i]);
-    if (!rc && (!full || chmod(full, 0755) != 0))
-      rc = full ? error_set_errno(ERR_IO, "cannot chmod %s", full) : ERR_NOMEM;
-    free(full);
-    free(m.exec[i]);
+  for (size_t i = 0; i < m.n; i++) {
+    free(m.v[i].rel);
+    free(m.v[i].data);
   }
-  free(m.exec);
-  krm_pkg_free(m.p);
+  free(m.v);
   return rc;
 }
 
@@ -1417,6 +1487,9 @@ static int update_one(const char *local, const char *work, const char *label, co
   int rc = origin && updated ? 0 : ERR_NOMEM;
   if (!rc && log)
     fprintf(log, "Package \"%s\":\nFetching upstream from %s@%s\n", label, u->repo_url, u->ref);
+  /* the local side first: it needs no Git, so it overlaps libgit2's initialisation */
+  if (!rc)
+    rc = pkg_add_merge_comments(local);
   if (!rc && !(rc = gitfetch_open(&repo, u->repo_url)))
     rc = gitfetch_resolve(repo, u->ref, commit);
   if (!rc)
@@ -1424,8 +1497,6 @@ static int update_one(const char *local, const char *work, const char *label, co
                         : fs_mkdir_p(origin, 0755);
   if (!rc)
     rc = fetch_into(repo, commit, u->directory, updated);
-  if (!rc)
-    rc = pkg_add_merge_comments(local);
   if (!rc && log)
     fprintf(log, "Updating package \"%s\" with strategy \"%s\".\n", label, u->strategy);
   if (rc) {
@@ -1562,6 +1633,7 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
   merge_report *rep = report ? report : &own;
   size_t conflicts_before = rep->n;
   update_src u = {0};
+  gitfetch_warm_up();
   int rc = update_src_read(dir, o && o->ref ? o->ref : NULL, o ? o->strategy : NULL, true, &u);
   if (rc)
     goto done;
@@ -1592,6 +1664,7 @@ int pkg_update(const char *dir, const pkg_update_opts *o, merge_report *report, 
   if (log)
     fprintf(log, "\nUpdated %zu package(s).\n", npkgs);
 done:
+  gitfetch_settle();
   if (work)
     fs_remove_tree(work);
   merge_report_free(&own);

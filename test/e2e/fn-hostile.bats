@@ -216,6 +216,57 @@ PY
   grep -q 'exitCode: 1' "$BATS_TEST_TMPDIR/results/results.yaml"
 }
 
+@test "seen from the host: new namespaces, all but the user namespace owned by the caller's, no capabilities" {
+  command -v python3 >/dev/null || skip "python3 is not installed: SKIPPING the host-side namespace inspection"
+  # A function that waits (and marks its command line), inspected from outside while it runs.
+  marker="ns-probe-$$-$RANDOM"
+  printf '#!/bin/sh\nsleep 4\ncat\n' >"$HOSTILE_BIN/$marker"
+  chmod 755 "$HOSTILE_BIN/$marker"
+  "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/$marker" >/dev/null 2>&1 &
+  caller=$!
+  pid=
+  for _ in $(seq 60); do
+    pid=$(pgrep -f "^/bin/sh $HOSTILE_BIN/$marker" | head -1)
+    [ -n "$pid" ] && break
+    sleep 0.05
+  done
+  [ -n "$pid" ] || { kill "$caller"; echo "function not found"; return 1; }
+  run python3 - "$pid" <<'PY'
+import fcntl, os, sys
+pid = sys.argv[1]
+NS_GET_USERNS = 0xB701
+mine = os.readlink("/proc/self/ns/user")
+theirs = os.readlink(f"/proc/{pid}/ns/user")
+print("user", "new" if theirs != mine else "SHARED")
+for t in ("mnt", "net", "pid", "ipc", "uts"):
+    new = os.readlink(f"/proc/{pid}/ns/{t}") != os.readlink(f"/proc/self/ns/{t}")
+    fd = os.open(f"/proc/{pid}/ns/{t}", os.O_RDONLY)
+    owner = os.readlink(f"/proc/self/fd/{fcntl.ioctl(fd, NS_GET_USERNS)}")
+    print(t, "new" if new else "SHARED", "owned-by-caller" if owner == mine else "owned-by-other")
+for line in open(f"/proc/{pid}/status"):
+    if line.split(":")[0] in ("Uid", "CapPrm", "CapEff", "CapBnd", "NoNewPrivs", "Seccomp"):
+        print(" ".join(line.split()))
+PY
+  kill "$caller" 2>/dev/null
+  wait "$caller" 2>/dev/null || true
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"user new"* ]]
+  for t in mnt net pid ipc uts; do
+    if [ "$(id -u)" -eq 0 ]; then
+      [[ "$output" == *"$t new owned-by-caller"* ]]
+    else
+      [[ "$output" == *"$t new owned-by-other"* ]] # built inside its own user namespace
+    fi
+  done
+  [[ "$output" == *"Uid: 65534 65534 65534 65534"* ]]
+  [[ "$output" == *"CapPrm: 0000000000000000"* ]]
+  [[ "$output" == *"CapEff: 0000000000000000"* ]]
+  [[ "$output" == *"CapBnd: 0000000000000000"* ]]
+  [[ "$output" == *"NoNewPrivs: 1"* ]]
+  [[ "$output" == *"Seccomp: 2"* ]]
+}
+
 @test "a kernel that refuses namespaces: refused unless --sandbox=weak, which warns and still limits" {
   run "$HOSTILE_BIN/deny-namespaces" "$PORTICO_BIN" fn eval "$PKG" --exec "$HOSTILE_BIN/identity"
   echo "$output"

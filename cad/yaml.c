@@ -2396,26 +2396,28 @@ static void emit_spliced(emitter *e, const yml_node *n, int col, bool props_done
 }
 
 /* How far to shift the continuation lines of a multi-line scalar written somewhere new:
- * so that they land at `indent` (block scalars keep their content's relative indentation;
- * folded plain or quoted lines only need to stay inside their parent). */
+ * so that the least indented of them lands at `indent` (block scalars keep their content's
+ * relative indentation; folded plain or quoted lines only need to stay inside their
+ * parent, all of them: not just the first). `fallback` for one-line scalars. */
 static int scalar_shift(const yml_node *n, int indent, int fallback) {
   const char *t = n->src->text;
   const char *nl = memchr(t + n->pstart, '\n', n->end - n->pstart);
   if (!nl)
     return fallback;
   size_t p = (size_t)(nl - t) + 1;
+  long least = -1;
   while (p < n->end) {
     size_t q = p;
     while (q < n->end && t[q] == ' ')
       q++;
-    if (q < n->end && t[q] != '\n' && t[q] != '\r')
-      return indent - (int)(q - p);
+    if (q < n->end && t[q] != '\n' && t[q] != '\r' && (least < 0 || (long)(q - p) < least))
+      least = (long)(q - p);
     const char *next = memchr(t + q, '\n', n->end - q);
     if (!next)
       break;
     p = (size_t)(next - t) + 1;
   }
-  return fallback;
+  return least < 0 ? fallback : indent - (int)least;
 }
 
 static void emit(emitter *e, const yml_node *n, int col, int indent, bool flow) {

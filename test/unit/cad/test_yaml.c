@@ -233,6 +233,22 @@ START_TEST(moved_collection_keeps_properties_on_the_key_line) {
 }
 END_TEST
 
+START_TEST(moved_multiline_scalar_stays_inside_its_key) {
+  /* continuation lines of a multi-line plain scalar at varying indentation: moved under a
+   * key elsewhere, the least indented one still lands right of the key */
+  yml_file *f = parse_ok("x:\n  spec:\n    one\n      two\n    three\n");
+  yml_file *g = parse_ok("z: 1\n");
+  yml_node *v = yml_node_copy(yml_lookup(yml_file_doc(f, 0), "x", "spec", NULL));
+  ck_assert_int_eq(yml_map_set(yml_file_doc(g, 0), "spec", v), 0);
+  expect_write(g, "z: 1\nspec: one\n    two\n  three\n");
+  yml_file *h = parse_ok("z: 1\nspec: one\n    two\n  three\n");
+  ck_assert_str_eq(yml_lookup_str(yml_file_doc(h, 0), "spec", NULL), "one two three");
+  yml_file_free(h);
+  yml_file_free(f);
+  yml_file_free(g);
+}
+END_TEST
+
 static Suite *yaml_suite(void) {
   Suite *s = suite_create("cad_yaml");
   TCase *tc = tcase_create("yaml");
@@ -247,6 +263,7 @@ static Suite *yaml_suite(void) {
   tcase_add_test(tc, json_round_trip_and_equality);
   tcase_add_test(tc, scalar_set_keeps_style);
   tcase_add_test(tc, moved_collection_keeps_properties_on_the_key_line);
+  tcase_add_test(tc, moved_multiline_scalar_stays_inside_its_key);
   suite_add_tcase(s, tc);
   return s;
 }

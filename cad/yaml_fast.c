@@ -506,10 +506,9 @@ static int parse_flow_seq(fscan *s, size_t p, size_t *after) {
 static int parse_map(fscan *s, scal *first);
 static int parse_seq(fscan *s, bool indentless);
 
-/* A node at the cursor (s->p, s->col) whose parent collection sits at column `indent`.
- * `compact`: a collection may start here (not on the line of a mapping key). `root`: the
- * node is a document's root (a block collection). On return the cursor is on the next
- * content line (or EOF). */
+/* A node at the cursor (s->p, s->col). `compact`: a block collection may start here (not
+ * on the line of a mapping key). `root`: the node is a document's root (it must be a block
+ * collection). On return the cursor is on the next content line (or EOF). */
 static int parse_node(fscan *s, bool compact, bool root) {
   if (++s->depth > YML_MAX_DEPTH)
     return BAIL;
@@ -548,8 +547,8 @@ static int parse_value(fscan *s, size_t q, size_t indent, bool in_map) {
     TRY(finish_line(s, vmark));
     if (!s->eof && s->col > indent)
       return parse_node(s, true, false);
-    if (in_map && !s->eof && s->col == indent && dash_at(s, s->p) && !(indent == 0 && marker_at(s, s->p)))
-      return parse_seq(s, true);
+    if (in_map && !s->eof && s->col == indent && dash_at(s, s->p))
+      return parse_seq(s, true); /* an indentless sequence ("---" is no dash) */
     return yml_build_scalar(s->b, vmark, vmark, vline, (int)vcol, "", 0, YML_PLAIN, NULL, NULL);
   }
   s->col += q - s->p;

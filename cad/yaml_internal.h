@@ -38,11 +38,13 @@ int yml_build_start(yml_builder *b, yml_kind kind, yml_style style, size_t start
                     int col, const char *tag, const char *anchor);
 int yml_build_end(yml_builder *b, size_t end);
 
-/* The fast scanner (yaml_fast.c). Feeds the whole of text[0, len) to `b` as libyaml would,
- * or gives up. `printable_ascii`: the caller has checked that the text holds only bytes
- * 0x20-0x7E, '\n' and '\r' (else the scanner checks its characters itself). Returns 0 when every event was delivered, 1 when the text is outside the
- * subset it handles (the builder's state is then meaningless and must be discarded), or
- * the builder's negative error (to be discarded too: libyaml then reports errors). */
+/* The fast scanner (yaml_fast.c). Feeds the whole of text[0, len) (text[len] must be 0:
+ * the file's own copy of the source) to `b` as libyaml would, or gives up.
+ * `printable_ascii`: the caller has checked that the text holds only bytes 0x20-0x7E, '\n'
+ * and '\r' (else the scanner checks its characters itself). Returns 0 when every event was
+ * delivered, 1 when the text is outside the subset it handles (the builder's state is then
+ * meaningless and must be discarded), or the builder's negative error (to be discarded
+ * too: libyaml then reports errors). */
 int yml_fast_scan(yml_builder *b, const char *text, size_t len, bool printable_ascii);
 
 /* The line of cad/yaml_fast.c where the scanner last gave up on this thread (0: never). */

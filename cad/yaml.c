@@ -2480,7 +2480,38 @@ int yml_node_write(const yml_node *n, buf *out) {
   return e.rc;
 }
 
+static int file_write(const yml_file *f, buf *out);
+
+/* The write guard: an edited file's text must parse again into the same documents (same
+ * count, yml_node_equal roots). The splicing emitter keeps what people wrote around the
+ * edits; for YAML KRM files do not normally contain (explicit `?` keys in odd places, found
+ * by fuzzing) it can misjudge a span. Such an edit is then refused with ERR_INVALID naming
+ * the file, rather than written broken: the caller writes nothing. Untouched files are
+ * their source, byte for byte, and are not checked. */
+static int verify_written(const yml_file *f, const char *text, size_t len) {
+  yml_file *g = NULL;
+  const char *name = f->name && *f->name ? f->name : "<yaml>";
+  if (yml_file_parse(&g, name, text, len) != 0)
+    return error_set(ERR_INVALID, "cannot write %s: the edited YAML would not parse again (%s)",
+                     name, error_message());
+  bool same = g->ndocs == f->ndocs;
+  for (size_t i = 0; same && i < f->ndocs; i++)
+    same = yml_node_equal(f->docs[i].root, g->docs[i].root);
+  yml_file_free(g);
+  return same ? 0
+              : error_set(ERR_INVALID,
+                          "cannot write %s: the edited YAML would read back differently", name);
+}
+
 int yml_file_write(const yml_file *f, buf *out) {
+  size_t start = out->len;
+  int rc = file_write(f, out);
+  if (!rc && f->src && yml_file_touched(f))
+    rc = verify_written(f, out->data ? out->data + start : "", out->len - start);
+  return rc;
+}
+
+static int file_write(const yml_file *f, buf *out) {
   emitter e = {out, 0, 0, f->wide, false, false};
   const yml_src *s = f->src;
   if (s && s->len)

@@ -22,8 +22,8 @@ static yml_file *parse(const char *t) {
 static void check(const char *d, const char *o, const char *u, const char *want, size_t conflicts) {
   yml_file *fd = parse(d), *fo = o ? parse(o) : NULL, *fu = parse(u);
   merge_report rep = {0};
-  ck_assert_msg(merge_resource(yml_file_doc(fd, 0), fo ? yml_file_doc(fo, 0) : NULL, yml_file_doc(fu, 0),
-                               &rep, "f.yaml", "r") == 0,
+  ck_assert_msg(merge_resource(yml_file_doc(fd, 0), fo ? yml_file_doc(fo, 0) : NULL,
+                               yml_file_doc(fu, 0), &rep, "f.yaml", "r") == 0,
                 "%s", error_message());
   buf out = BUF_INIT;
   ck_assert_int_eq(yml_file_write(fd, &out), 0);
@@ -49,7 +49,8 @@ START_TEST(scalars) {
 END_TEST
 
 START_TEST(fields_added_and_removed) {
-  check("a: 1\nlocal: x\n", "a: 1\nold: y\n", "a: 1\nz: 2\nnew: 1\n", "a: 1\nlocal: x\nnew: 1\nz: 2\n", 0);
+  check("a: 1\nlocal: x\n", "a: 1\nold: y\n", "a: 1\nz: 2\nnew: 1\n",
+        "a: 1\nlocal: x\nnew: 1\nz: 2\n", 0);
   check("a: 1\nold: y\n", "a: 1\nold: y\n", "a: 1\n", "a: 1\n", 0);
   /* an explicit null upstream clears the field */
   check("a: 1\nb: 2\n", "a: 1\nb: 2\n", "a: 1\nb: null\n", "a: 1\n", 0);
@@ -61,13 +62,15 @@ END_TEST
 START_TEST(associative_lists) {
   const char *o = "c:\n- name: a\n  image: a:1\n- name: b\n  image: b:1\n";
   const char *u = "c:\n- name: a\n  image: a:2\n- name: b\n  image: b:1\n- name: n\n  image: n:1\n";
-  const char *d = "c:\n- name: a # first\n  image: a:1\n- name: b\n  image: b:9\n- name: l\n  image: l:1\n";
+  const char *d =
+      "c:\n- name: a # first\n  image: a:1\n- name: b\n  image: b:9\n- name: l\n  image: l:1\n";
   check(d, o, u,
         "c:\n- name: a # first\n  image: a:2\n- name: b\n  image: b:9\n- name: l\n  image: l:1\n"
         "- image: n:1\n  name: n\n", /* kyaml builds new items field by field, sorted */
         0);
   /* an item deleted upstream goes */
-  check("c:\n- name: a\n- name: b\n", "c:\n- name: a\n- name: b\n", "c:\n- name: a\n", "c:\n- name: a\n", 0);
+  check("c:\n- name: a\n- name: b\n", "c:\n- name: a\n- name: b\n", "c:\n- name: a\n",
+        "c:\n- name: a\n", 0);
 }
 END_TEST
 
@@ -124,8 +127,9 @@ END_TEST
 
 START_TEST(shape_mismatch_is_an_error) {
   yml_file *d = parse("a: [1]\n"), *o = parse("a: [1]\n"), *u = parse("a: {x: 1}\n");
-  ck_assert_int_eq(merge_resource(yml_file_doc(d, 0), yml_file_doc(o, 0), yml_file_doc(u, 0), NULL, "f", "r"),
-                   ERR_INVALID);
+  ck_assert_int_eq(
+      merge_resource(yml_file_doc(d, 0), yml_file_doc(o, 0), yml_file_doc(u, 0), NULL, "f", "r"),
+      ERR_INVALID);
   yml_file_free(d);
   yml_file_free(o);
   yml_file_free(u);
@@ -133,7 +137,8 @@ START_TEST(shape_mismatch_is_an_error) {
   const char *text = "a: 1\nm:\n  ? {k: v}\n  : x\n";
   d = parse(text);
   u = parse("a: 2\n");
-  ck_assert_int_eq(merge_resource(yml_file_doc(d, 0), NULL, yml_file_doc(u, 0), NULL, "f", "r"), ERR_INVALID);
+  ck_assert_int_eq(merge_resource(yml_file_doc(d, 0), NULL, yml_file_doc(u, 0), NULL, "f", "r"),
+                   ERR_INVALID);
   ck_assert_ptr_nonnull(strstr(error_message(), "not a string"));
   buf out = BUF_INIT;
   ck_assert_int_eq(yml_file_write(d, &out), 0);
@@ -141,6 +146,48 @@ START_TEST(shape_mismatch_is_an_error) {
   buf_free(&out);
   yml_file_free(d);
   yml_file_free(u);
+}
+END_TEST
+
+/* The write guard (cad/yaml.c): after a merge, the file is written only if its text parses
+ * again into the same documents; otherwise yml_file_write refuses with ERR_INVALID naming
+ * the file. Inputs: libFuzzer's merge3 findings with explicit `?` keys, which the splicing
+ * emitter misjudged (before the guard they were written as YAML that did not parse). */
+START_TEST(write_guard_refuses_broken_edits) {
+  static const char *const inputs[] = {
+      "spec:-c:\n ?\n---\ns    ana    anamesp::-c:\n ?\n-mesp::-c:\n ?\n---\n?\n-mesp::-c:\n ?\n"
+      "---\ns    s    acc",
+      "spespe  as:\n  rpe~icas: >\n  c:\n  - ?   s:--\n\nsseNup: y\n               ",
+      "spec:\n  repliplic    ac:\nc:\n  - ?\n-Arep    ac:\n  9.NULcas: 40",
+      "?\n  u",
+  };
+  int refused = 0;
+  for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
+    yml_file *f = parse(inputs[i]);
+    size_t n = yml_file_doc_count(f);
+    yml_node *d = yml_file_doc(f, 0);
+    const yml_node *o = n > 1 ? yml_file_doc(f, 1) : NULL, *u = n > 2 ? yml_file_doc(f, 2) : d;
+    merge_report rep = {0};
+    if (d && yml_node_kind(d) == YML_MAP && merge_resource(d, o, u, &rep, "f", "r") == 0) {
+      buf out = BUF_INIT;
+      int rc = yml_file_write(f, &out);
+      if (rc == 0) { /* written: it must read back as the merged tree */
+        yml_file *g = parse(buf_cstr(&out));
+        ck_assert_int_eq(yml_file_doc_count(g), n);
+        for (size_t k = 0; k < n; k++)
+          ck_assert(yml_node_equal(yml_file_doc(f, k), yml_file_doc(g, k)));
+        yml_file_free(g);
+      } else {
+        ck_assert_int_eq(rc, ERR_INVALID);
+        ck_assert_msg(strstr(error_message(), "cannot write t:") != NULL, "%s", error_message());
+        refused++;
+      }
+      buf_free(&out);
+    }
+    merge_report_free(&rep);
+    yml_file_free(f);
+  }
+  ck_assert_int_gt(refused, 0); /* the guard is exercised, not only the happy path */
 }
 END_TEST
 
@@ -154,6 +201,7 @@ static Suite *merge_suite(void) {
   tcase_add_test(tc, plain_lists_replace);
   tcase_add_test(tc, report_file);
   tcase_add_test(tc, shape_mismatch_is_an_error);
+  tcase_add_test(tc, write_guard_refuses_broken_edits);
   suite_add_tcase(s, tc);
   return s;
 }

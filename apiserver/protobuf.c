@@ -252,7 +252,7 @@ static int set_bool(json_t *obj, const char *name, const field *f) {
   return 0;
 }
 
-typedef enum { KIND_NAMESPACE, KIND_CONFIGMAP, KIND_SECRET } kind_id;
+typedef enum { KIND_NAMESPACE, KIND_CONFIGMAP, KIND_SECRET, KIND_SERVICE } kind_id;
 
 static int decode_namespace_spec(const field *sf, json_t *obj) {
   if (expect_wire(sf, WIRE_LEN, "spec"))
@@ -265,6 +265,116 @@ static int decode_namespace_spec(const field *sf, json_t *obj) {
   while ((rc = next_field(&r, &f)) == 0)
     if (f.number == 1 && (rc = append_string(spec, "finalizers", &f)))
       return rc;
+  return rc == ERR_EOF ? 0 : rc;
+}
+
+/* Sets obj[name] to an int32 varint; zero is left out (omitempty, as set_string). */
+static int set_int32(json_t *obj, const char *name, const field *f) {
+  if (expect_wire(f, WIRE_VARINT, name))
+    return ERR_INVALID;
+  int32_t v = (int32_t)(uint32_t)f->varint; /* int32 fields: negatives are sign-extended */
+  if (v != 0)
+    json_object_set_new(obj, name, json_integer(v));
+  return 0;
+}
+
+/* intstr.IntOrString {type = 1 (0 int, 1 string), intVal = 2, strVal = 3} as a JSON
+ * integer or string in obj[name]. */
+static int set_int_or_string(json_t *obj, const char *name, const field *sf) {
+  if (expect_wire(sf, WIRE_LEN, name))
+    return ERR_INVALID;
+  reader r = {sf->bytes, sf->bytes_len};
+  field f;
+  uint64_t type = 0;
+  int32_t int_val = 0;
+  const field *str = NULL;
+  field str_field;
+  int rc;
+  while ((rc = next_field(&r, &f)) == 0) {
+    if (f.number == 1 && !(rc = expect_wire(&f, WIRE_VARINT, "IntOrString type")))
+      type = f.varint;
+    else if (f.number == 2 && !(rc = expect_wire(&f, WIRE_VARINT, "IntOrString intVal")))
+      int_val = (int32_t)(uint32_t)f.varint;
+    else if (f.number == 3 && !(rc = expect_wire(&f, WIRE_LEN, "IntOrString strVal"))) {
+      str_field = f;
+      str = &str_field;
+    }
+    if (rc)
+      return ERR_INVALID;
+  }
+  if (rc != ERR_EOF)
+    return rc;
+  json_t *v = NULL;
+  if (type == 1)
+    v = str ? field_string(str) : json_string("");
+  else
+    v = json_integer(int_val);
+  if (!v)
+    return ERR_INVALID;
+  json_object_set_new(obj, name, v);
+  return 0;
+}
+
+/* ServicePort {name = 1, protocol = 2, port = 3, targetPort = 4, nodePort = 5,
+ * appProtocol = 6} appended to spec.ports. */
+static int append_service_port(json_t *spec, const field *pf) {
+  if (expect_wire(pf, WIRE_LEN, "ports"))
+    return ERR_INVALID;
+  json_t *ports = json_object_get(spec, "ports");
+  if (!ports) {
+    ports = json_array();
+    if (!ports || json_object_set_new(spec, "ports", ports))
+      return error_set(ERR_NOMEM, "out of memory");
+  }
+  json_t *port = json_object();
+  if (!port || json_array_append_new(ports, port))
+    return error_set(ERR_NOMEM, "out of memory");
+  reader r = {pf->bytes, pf->bytes_len};
+  field f;
+  int rc;
+  while ((rc = next_field(&r, &f)) == 0) {
+    switch (f.number) {
+    case 1: rc = set_string(port, "name", &f); break;
+    case 2: rc = set_string(port, "protocol", &f); break;
+    case 3: rc = set_int32(port, "port", &f); break;
+    case 4: rc = set_int_or_string(port, "targetPort", &f); break;
+    case 5: rc = set_int32(port, "nodePort", &f); break;
+    case 6: rc = set_string(port, "appProtocol", &f); break;
+    default: rc = 0; break;
+    }
+    if (rc)
+      return rc;
+  }
+  return rc == ERR_EOF ? 0 : rc;
+}
+
+/* ServiceSpec: the fields `kubectl create service` sets (ports = 1, selector = 2,
+ * clusterIP = 3, type = 4, externalIPs = 5, sessionAffinity = 7, externalName = 10,
+ * clusterIPs = 18); the others are not written by kubectl create and are skipped. */
+static int decode_service_spec(const field *sf, json_t *obj) {
+  if (expect_wire(sf, WIRE_LEN, "spec"))
+    return ERR_INVALID;
+  json_t *spec = json_object();
+  if (!spec || json_object_set_new(obj, "spec", spec))
+    return error_set(ERR_NOMEM, "out of memory");
+  reader r = {sf->bytes, sf->bytes_len};
+  field f;
+  int rc;
+  while ((rc = next_field(&r, &f)) == 0) {
+    switch (f.number) {
+    case 1: rc = append_service_port(spec, &f); break;
+    case 2: rc = add_map_entry(spec, "selector", &f, false); break;
+    case 3: rc = set_string(spec, "clusterIP", &f); break;
+    case 4: rc = set_string(spec, "type", &f); break;
+    case 5: rc = append_string(spec, "externalIPs", &f); break;
+    case 7: rc = set_string(spec, "sessionAffinity", &f); break;
+    case 10: rc = set_string(spec, "externalName", &f); break;
+    case 18: rc = append_string(spec, "clusterIPs", &f); break;
+    default: rc = 0; break;
+    }
+    if (rc)
+      return rc;
+  }
   return rc == ERR_EOF ? 0 : rc;
 }
 
@@ -303,6 +413,10 @@ static int decode_body(kind_id kind, const uint8_t *data, size_t len, json_t *ob
         rc = add_map_entry(obj, "stringData", &f, false);
       else if (f.number == 5)
         rc = set_bool(obj, "immutable", &f);
+      break;
+    case KIND_SERVICE: /* status (3) is the server's */
+      if (f.number == 2)
+        rc = decode_service_spec(&f, obj);
       break;
     }
     if (rc)
@@ -383,6 +497,8 @@ int protobuf_decode_object(const void *data, size_t len, json_t **out) {
     id = KIND_CONFIGMAP;
   else if (!strcmp(kind, "Secret"))
     id = KIND_SECRET;
+  else if (!strcmp(kind, "Service"))
+    id = KIND_SERVICE;
   else {
     error_set(ERR_UNSUPPORTED, "protobuf: kind %.64s is not accepted in protobuf", kind);
     json_decref(type_meta);

@@ -1,14 +1,16 @@
 /*
  * protobuf: a small, bounded decoder for the Kubernetes protobuf encoding that kubectl
- * uses when it creates core objects (`kubectl create namespace|configmap|secret generic`
+ * uses when it creates core objects (`kubectl create namespace|configmap|secret|service`
  * send `Content-Type: application/vnd.kubernetes.protobuf`).
  *
  * The wire format: the 4-byte magic "k8s\0", then a runtime.Unknown message
  * {typeMeta{apiVersion, kind}, raw, contentEncoding, contentType} whose `raw` holds the
- * object message. Supported kinds (apiVersion "v1"): Namespace, ConfigMap, Secret, with
+ * object message. Supported kinds (apiVersion "v1"): Namespace, ConfigMap, Secret, Service, with
  * ObjectMeta name, generateName, namespace, uid, resourceVersion, labels, annotations and
  * finalizers; ConfigMap data/binaryData/immutable; Secret data/stringData/type/immutable;
- * Namespace spec.finalizers. Other fields are skipped as protobuf allows. The result is
+ * Namespace spec.finalizers; Service spec ports (name, protocol, port, targetPort as an
+ * int or a name, nodePort, appProtocol), selector, clusterIP(s), type, externalIPs,
+ * sessionAffinity, externalName. Other fields are skipped as protobuf allows. The result is
  * the equivalent JSON object, exactly as kubectl would have sent it in JSON (bytes fields
  * base64-encoded).
  *

@@ -344,9 +344,16 @@ YAML
 }
 
 @test "audit: kubectl create service (a protobuf Service body) is accepted" {
-  skip "TRANSPORT GAP (apiserver/protobuf.c): the protobuf decoder knows no v1.Service, so 'kubectl create service clusterip' gets 415 (apply/JSON works)"
-  run kc create service clusterip pb --tcp=81:8080
+  run kc create service clusterip pb --tcp=81:8080 --tcp=82:web
   [ "$status" -eq 0 ]
-  run kc get svc pb -o jsonpath='{.spec.ports[0].targetPort}'
-  [ "$output" = "8080" ]
+  run kc get svc pb -o jsonpath='{.spec.ports[0].port}/{.spec.ports[0].targetPort}/{.spec.ports[1].targetPort}/{.spec.selector.app}/{.spec.type}'
+  [ "$output" = "81/8080/web/pb/ClusterIP" ]
+  run kc create service nodeport pbn --tcp=80:8080 --node-port=30080
+  [ "$status" -eq 0 ]
+  run kc get svc pbn -o jsonpath='{.spec.type}/{.spec.ports[0].nodePort}/{.spec.ports[0].protocol}'
+  [ "$output" = "NodePort/30080/TCP" ]
+  run kc create service externalname pbe --external-name=example.com
+  [ "$status" -eq 0 ]
+  run kc get svc pbe -o jsonpath='{.spec.externalName}'
+  [ "$output" = "example.com" ]
 }

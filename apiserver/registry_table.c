@@ -247,6 +247,14 @@ json_t *registry_table_columns(const type_info *ti) {
   } else if (!strcmp(kind, "Secret")) {
     json_array_append_new(cols, column("Type", "string", "", "The type of the secret", 0));
     json_array_append_new(cols, column("Data", "string", "", "Number of data in secret", 0));
+  } else if (!strcmp(kind, "Service")) {
+    json_array_append_new(cols, column("Type", "string", "", "The type of the service", 0));
+    json_array_append_new(cols, column("Cluster-IP", "string", "", "The cluster IP of the service", 0));
+    json_array_append_new(cols, column("External-IP", "string", "", "The external IP of the service", 0));
+    json_array_append_new(cols, column("Port(s)", "string", "", "The ports of the service", 0));
+    json_array_append_new(cols, column("Age", "string", "", "", 0));
+    json_array_append_new(cols, column("Selector", "string", "", "The service selector", 1));
+    return cols;
   } else if (!strcmp(kind, "Lease")) {
     json_array_append_new(cols, column("Holder", "string", "", "The holder of the lease", 0));
   } else if (!strcmp(kind, "CustomResourceDefinition")) {
@@ -277,6 +285,48 @@ static json_t *partial_object(const json_t *obj) {
   json_t *meta = json_deep_copy(json_object_get(obj, "metadata"));
   return json_pack("{s:s, s:s, s:o}", "kind", "PartialObjectMetadata", "apiVersion",
                    "meta.k8s.io/v1", "metadata", meta ? meta : json_object());
+}
+
+/* Service columns as kubectl's printer: TYPE, CLUSTER-IP ("<none>" when unset),
+ * EXTERNAL-IP (the external name, the external IPs, or "<none>"), PORT(S) ("81/TCP", or
+ * "80:30080/TCP" with a node port), AGE, and SELECTOR (wide). */
+static void service_cells(json_t *cells, const json_t *obj) {
+  const char *type = jpath_str(obj, "spec.type"), *ip = jpath_str(obj, "spec.clusterIP");
+  json_array_append_new(cells, json_string(type ? type : "ClusterIP"));
+  json_array_append_new(cells, json_string(ip && *ip ? ip : "<none>"));
+  buf b = BUF_INIT;
+  const char *ext = jpath_str(obj, "spec.externalName");
+  const json_t *ips = json_object_get(json_object_get(obj, "spec"), "externalIPs");
+  size_t i;
+  const json_t *v;
+  if (type && !strcmp(type, "ExternalName") && ext)
+    buf_printf(&b, "%s", ext);
+  json_array_foreach(ips, i, v) {
+    if (json_is_string(v))
+      buf_printf(&b, "%s%s", b.len ? "," : "", json_string_value(v));
+  }
+  json_array_append_new(cells, json_string(b.len ? buf_cstr(&b) : "<none>"));
+  buf_reset(&b);
+  json_array_foreach(json_object_get(json_object_get(obj, "spec"), "ports"), i, v) {
+    const char *proto = jpath_str(v, "protocol");
+    json_int_t port = jpath_int(v, "port", 0), node = jpath_int(v, "nodePort", 0);
+    if (node)
+      buf_printf(&b, "%s%lld:%lld/%s", b.len ? "," : "", (long long)port, (long long)node,
+                 proto ? proto : "TCP");
+    else
+      buf_printf(&b, "%s%lld/%s", b.len ? "," : "", (long long)port, proto ? proto : "TCP");
+  }
+  json_array_append_new(cells, json_string(b.len ? buf_cstr(&b) : "<none>"));
+  buf_reset(&b);
+  const json_t *sel = json_object_get(json_object_get(obj, "spec"), "selector");
+  const char *k;
+  json_object_foreach((json_t *)sel, k, v) {
+    if (json_is_string(v))
+      buf_printf(&b, "%s%s=%s", b.len ? "," : "", k, json_string_value(v));
+  }
+  json_array_append_new(cells, age_cell(obj, "metadata.creationTimestamp"));
+  json_array_append_new(cells, json_string(b.len ? buf_cstr(&b) : "<none>"));
+  buf_free(&b);
 }
 
 json_t *registry_table_row(const type_info *ti, const json_t *obj) {
@@ -314,6 +364,8 @@ json_t *registry_table_row(const type_info *ti, const json_t *obj) {
                json_object_size(json_object_get(obj, "binaryData"));
     json_array_append_new(cells, json_integer((json_int_t)n));
     json_array_append_new(cells, age_cell(obj, "metadata.creationTimestamp"));
+  } else if (!strcmp(kind, "Service")) {
+    service_cells(cells, obj);
   } else if (!strcmp(kind, "Lease")) {
     const char *h = jpath_str(obj, "spec.holderIdentity");
     json_array_append_new(cells, json_string(h ? h : ""));

@@ -356,4 +356,11 @@ YAML
   [ "$status" -eq 0 ]
   run kc get svc pbe -o jsonpath='{.spec.externalName}'
   [ "$output" = "example.com" ]
+  # kubectl's Service columns, as the server's table gives them
+  run kc get svc pb pbn pbe
+  [ "$status" -eq 0 ]
+  [[ "${lines[0]}" =~ ^NAME\ +TYPE\ +CLUSTER-IP\ +EXTERNAL-IP\ +PORT\(S\)\ +AGE$ ]]
+  [[ "$output" =~ pb\ +ClusterIP\ +\<none\>\ +\<none\>\ +81/TCP,82/TCP ]]
+  [[ "$output" =~ pbn\ +NodePort\ +\<none\>\ +\<none\>\ +80:30080/TCP ]]
+  [[ "$output" =~ pbe\ +ExternalName\ +\<none\>\ +example.com ]]
 }

@@ -50,39 +50,52 @@ static _Atomic bool fs_sync_writes = true;
 
 void fs_set_sync(bool on) { fs_sync_writes = on; }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode) {
-  char *tmp = str_printf("%s.tmp.XXXXXX", path);
-  if (!tmp)
-    return ERR_NOMEM;
-  int rc = 0;
-  int fd = mkostemp(tmp, O_CLOEXEC);
+int fs_temp_beside(const char *path, char **tmp) {
+  *tmp = str_printf("%s.tmp.XXXXXX", path);
+  if (!*tmp)
+    return error_set(ERR_NOMEM, "out of memory");
+  int fd = mkostemp(*tmp, O_CLOEXEC);
   if (fd < 0) {
-    rc = error_set_errno(ERR_IO, "cannot create a temporary file beside %s", path);
-    goto done;
+    error_set_errno(ERR_IO, "cannot create a temporary file beside %s", path);
+    free(*tmp);
+    *tmp = NULL;
+    return -1;
   }
-  const char *p = data;
+  return fd;
+}
+
+int fs_fill_temp(int fd, const char *path, const void *data, size_t len, mode_t mode) {
+  const char *p = data ? data : "";
   size_t left = len;
-  while (left) {
+  int rc = 0;
+  while (left && !rc) {
     ssize_t n = write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
+    if (n < 0 && errno != EINTR)
       rc = error_set_errno(ERR_IO, "cannot write %s", path);
-      break;
+    if (n > 0) {
+      p += n;
+      left -= (size_t)n;
     }
-    p += n;
-    left -= (size_t)n;
   }
   if (!rc && fchmod(fd, mode) < 0)
     rc = error_set_errno(ERR_IO, "cannot set the mode of %s", path);
   if (!rc && fs_sync_writes && fsync(fd) < 0)
     rc = error_set_errno(ERR_IO, "cannot sync %s", path);
-  close(fd);
+  if (close(fd) < 0 && !rc)
+    rc = error_set_errno(ERR_IO, "cannot write %s", path);
+  return rc;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode) {
+  char *tmp = NULL;
+  int fd = fs_temp_beside(path, &tmp);
+  if (fd < 0)
+    return error_code();
+  int rc = fs_fill_temp(fd, path, data, len, mode);
   if (!rc && rename(tmp, path) < 0)
     rc = error_set_errno(ERR_IO, "cannot move %s into place", path);
   if (rc)
     unlink(tmp);
-done:
   free(tmp);
   return rc;
 }

@@ -258,45 +258,6 @@ static const buf *snapshot_find(const pkg_snapshot *s, const char *path) {
   return hit ? &s->text[hit - s->paths] : NULL;
 }
 
-/* Writes `data` to the open temporary `fd` of `path` (then 0644 and closed, whatever
- * happens; no fsync: as kpt, the command does not promise durability, and the rename keeps
- * each replacement atomic). */
-static int fill_temp(int fd, const char *path, const buf *data) {
-  const char *p = data->data ? data->data : "";
-  size_t left = data->len;
-  int rc = 0;
-  while (left && !rc) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0 && errno != EINTR)
-      rc = error_set_errno(ERR_IO, "cannot write %s", path);
-    if (n > 0) {
-      p += n;
-      left -= (size_t)n;
-    }
-  }
-  if (!rc && fchmod(fd, 0644) < 0)
-    rc = error_set_errno(ERR_IO, "cannot set the mode of %s", path);
-  if (close(fd) < 0 && !rc)
-    rc = error_set_errno(ERR_IO, "cannot write %s", path);
-  return rc;
-}
-
-/* A new temporary file beside `path`: its descriptor and *tmp (caller frees), or -1 with
- * the error set and *tmp NULL. */
-static int make_temp(const char *path, char **tmp) {
-  *tmp = str_printf("%s.tmp.XXXXXX", path);
-  int fd = *tmp ? mkostemp(*tmp, O_CLOEXEC) : -1;
-  if (fd < 0) {
-    if (*tmp)
-      error_set_errno(ERR_IO, "cannot create a temporary file beside %s", path);
-    else
-      error_set(ERR_NOMEM, "out of memory");
-    free(*tmp);
-    *tmp = NULL;
-  }
-  return fd;
-}
-
 /* ---- temporaries made ahead ----
  * Creating a file is the costly half of a replacement on some file systems (ext4 without a
  * journal scans for an inode not freed in the last 30 s, and the bench's package is
@@ -324,7 +285,7 @@ static void *spare_make(void *arg) {
       continue;
     char *full = fs_join(sp->dir, sp->snap->paths[i]);
     if (full)
-      sp->fd[i] = make_temp(full, &sp->tmp[i]);
+      sp->fd[i] = fs_temp_beside(full, &sp->tmp[i]);
     free(full);
   }
   return NULL;
@@ -427,11 +388,11 @@ static int write_package(const char *dir, const pkg_snapshot *before, const krm_
         made_dir = rc ? NULL : str_dup(sf->path);
       }
       *slash = '/';
-      if (!rc && (fd = make_temp(sf->path, &sf->tmp)) < 0)
+      if (!rc && (fd = fs_temp_beside(sf->path, &sf->tmp)) < 0)
         rc = error_code();
     }
     if (!rc)
-      rc = fill_temp(fd, sf->path, &text);
+      rc = fs_fill_temp(fd, sf->path, text.data, text.len, 0644); /* fsync per fs_set_sync */
   }
   for (size_t i = 0; i < nstaged; i++) {
     staged_file *sf = &staged[i];

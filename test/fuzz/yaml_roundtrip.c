@@ -5,25 +5,11 @@
  */
 #include "base/buf.h"
 #include "cad/yaml.h"
+#include "test/fuzz/yaml_edit.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void edit(yml_node *n, int depth) {
-  if (!n || depth > 32)
-    return;
-  if (yml_node_kind(n) == YML_MAP) {
-    for (size_t i = 0; i < yml_node_size(n); i++)
-      edit(yml_map_value_at(n, i), depth + 1);
-    yml_map_set(n, "fuzz-added-key", yml_str_new("v: #"));
-  } else if (yml_node_kind(n) == YML_SEQ) {
-    for (size_t i = 0; i < yml_node_size(n); i++)
-      edit(yml_seq_at(n, i), depth + 1);
-    if (yml_node_size(n) > 0)
-      yml_seq_remove_at(n, 0);
-  }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   yml_file *f = NULL;
@@ -36,9 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_t *j = yml_to_json(yml_file_doc(f, i));
     json_decref(j);
     yml_node *c = yml_node_copy(yml_file_doc(f, i));
-    edit(c, 0);
+    fuzz_yaml_edit(c, "fuzz-added-key", "v: #", 0, 0);
     yml_node_free(c);
-    edit(yml_file_doc(f, i), 0);
+    fuzz_yaml_edit(yml_file_doc(f, i), "fuzz-added-key", "v: #", 0, 0);
   }
   buf_reset(&out);
   if (yml_file_write(f, &out) == 0 && !strstr(buf_cstr(&out), "*")) {

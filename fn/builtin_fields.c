@@ -269,9 +269,7 @@ int builtin_apply_setters(fn_rlist *rl) {
   }
   buf_free(&path);
   if (rc < 0) {
-    char *msg = str_printf("failed to apply setters: %s", error_message());
-    error_set(rc, "%s", msg ? msg : "failed to apply setters");
-    free(msg);
+    error_prefix("failed to apply setters");
     return rc;
   }
   if (!c.changes)

@@ -37,6 +37,9 @@ int fs_fill_temp(int fd, const char *path, const void *data, size_t len, mode_t 
  * either) may turn it off; the rename keeps every write atomic all the same. */
 void fs_set_sync(bool on);
 
+/* The current fs_set_sync setting (for writers with their own write path, cad/pkgcommit). */
+bool fs_sync_enabled(void);
+
 /* mkdir -p. Existing directories are fine. */
 int fs_mkdir_p(const char *path, mode_t mode);
 

@@ -151,8 +151,8 @@ int krm_pkg_put(krm_pkg *p, const char *path, yml_file *yaml);
 int krm_pkg_write_scratch(const krm_pkg *p, const char *dir);
 
 /* Does `path` resolve (realpath: every link followed) to `root_real` or below it?
- * `root_real` must itself be a real path. False when `path` does not resolve, with errno
- * from realpath (ENOENT, ENOTDIR, ...), or resolves outside (errno untouched). */
+ * `root_real` must itself be a real path. False when `path` does not resolve (missing,
+ * a dangling link) or resolves outside. */
 bool krm_path_inside(const char *root_real, const char *path);
 
 /* ---- ResourceList -------------------------------------------------------------------- */

@@ -114,9 +114,11 @@ int pkgcommit_journal_encode(const pkgcommit_journal *j, buf *out) {
   return rc;
 }
 
-/* Reads a canonical unsigned number (no sign, no leading zero but "0" itself, at most
- * 20 digits) in `base` (8, 10 or 16) from *p up to `end`, at most `max`. Advances *p. */
-static bool read_number(const char **p, const char *end, unsigned base, uint64_t max, uint64_t *out) {
+/* Reads an unsigned number (no sign, at most 20 digits; no leading zero but "0" itself
+ * unless `padded`, so that a record has one spelling) in `base` (8, 10 or 16) from *p up
+ * to `end`, at most `max`. Advances *p. */
+static bool read_number(const char **p, const char *end, unsigned base, uint64_t max, uint64_t *out,
+                        bool padded) {
   const char *s = *p;
   uint64_t v = 0;
   size_t digits = 0;
@@ -132,7 +134,7 @@ static bool read_number(const char **p, const char *end, unsigned base, uint64_t
       return false;
     v = v * base + d;
   }
-  if (!digits || digits > 20 || v > max || (digits > 1 && **p == '0' && base != 16))
+  if (!digits || digits > 20 || v > max || (!padded && digits > 1 && **p == '0'))
     return false;
   *p = s;
   *out = v;
@@ -159,9 +161,9 @@ static int parse_record(const char **p, const char *end, pkgcommit_entry *e) {
   s += 2;
   uint64_t mode, plen, dlen;
   uint64_t dmax = kind == PKGCOMMIT_ORIGINAL ? KRM_MAX_FILE : kind == PKGCOMMIT_LINK ? PATH_MAX - 1 : 0;
-  if (!read_number(&s, nl, 8, kind == PKGCOMMIT_ORIGINAL ? 0777 : 0, &mode) || s >= nl || *s++ != ' ' ||
-      !read_number(&s, nl, 10, PATH_MAX - 1, &plen) || s >= nl || *s++ != ' ' ||
-      !read_number(&s, nl, 10, dmax, &dlen) || s != nl || plen == 0 ||
+  if (!read_number(&s, nl, 8, kind == PKGCOMMIT_ORIGINAL ? 0777 : 0, &mode, false) || s >= nl || *s++ != ' ' ||
+      !read_number(&s, nl, 10, PATH_MAX - 1, &plen, false) || s >= nl || *s++ != ' ' ||
+      !read_number(&s, nl, 10, dmax, &dlen, false) || s != nl || plen == 0 ||
       (kind == PKGCOMMIT_LINK && dlen == 0))
     return error_set(ERR_INVALID, "bad record header");
   s = nl + 1;
@@ -196,8 +198,8 @@ int pkgcommit_journal_parse(pkgcommit_journal *out, const char *data, size_t len
     return error_set(ERR_EOF, "torn journal (no header or trailer)");
   const char *tr = data + len - TRAILER_LEN, *q = tr + 4;
   uint64_t count, sum;
-  if (memcmp(tr, "end ", 4) || !read_number(&q, tr + 14, 10, UINT64_MAX, &count) ||
-      q != tr + 14 || *q++ != ' ' || !read_number(&q, tr + 31, 16, UINT64_MAX, &sum) || q != tr + 31 ||
+  if (memcmp(tr, "end ", 4) || !read_number(&q, tr + 14, 10, UINT64_MAX, &count, true) ||
+      q != tr + 14 || *q++ != ' ' || !read_number(&q, tr + 31, 16, UINT64_MAX, &sum, true) || q != tr + 31 ||
       *q != '\n')
     return error_set(ERR_EOF, "torn journal (no trailer)");
   if (sum != checksum(data, len - TRAILER_LEN))
@@ -258,17 +260,16 @@ static int parent_inside(const char *dir, const char *root_real, const char *rel
   int rc = 0;
   if (!*cache || strcmp(*cache, parent)) {
     size_t floor = strlen(dir);
-    for (;;) {
-      errno = 0;
-      if (krm_path_inside(root_real, probe))
-        break;
+    struct stat st;
+    for (;;) { /* up to the nearest ancestor that exists (it cannot go above `dir`) */
       char *up = strrchr(probe, '/');
-      if ((errno != ENOENT && errno != ENOTDIR) || !up || (size_t)(up - probe) < floor) {
-        rc = error_set(ERR_INVALID, "%s: its directory is outside the package", rel);
+      if (lstat(probe, &st) == 0 || (errno != ENOENT && errno != ENOTDIR) || !up ||
+          (size_t)(up - probe) < floor)
         break;
-      }
       *up = 0;
     }
+    if (!krm_path_inside(root_real, probe))
+      rc = error_set(ERR_INVALID, "%s: its directory is outside the package", rel);
   }
   free(probe);
   if (!rc) {

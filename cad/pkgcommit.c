@@ -89,6 +89,13 @@ void pkgcommit_journal_free(pkgcommit_journal *j) {
   memset(j, 0, sizeof(*j));
 }
 
+int pkgcommit_journal_seal(buf *out, size_t start, size_t count) {
+  if (start > out->len)
+    return error_set(ERR_INVALID, "journal starts past the buffer's end");
+  return buf_printf(out, "end %010zu %016llx\n", count,
+                    (unsigned long long)checksum(out->data ? out->data + start : "", out->len - start));
+}
+
 int pkgcommit_journal_encode(const pkgcommit_journal *j, buf *out) {
   size_t start = out->len;
   int rc = buf_puts(out, JOURNAL_MAGIC);
@@ -104,8 +111,7 @@ int pkgcommit_journal_encode(const pkgcommit_journal *j, buf *out) {
       rc = buf_putc(out, '\n');
   }
   if (!rc)
-    rc = buf_printf(out, "end %010zu %016llx\n", j->n,
-                    (unsigned long long)checksum(out->data + start, out->len - start));
+    rc = pkgcommit_journal_seal(out, start, j->n);
   if (rc) {
     out->len = start;
     if (out->data)

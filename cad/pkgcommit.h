@@ -125,6 +125,12 @@ int pkgcommit_journal_parse(pkgcommit_journal *out, const char *data, size_t len
  * ceiling, ERR_NOMEM. */
 int pkgcommit_journal_encode(const pkgcommit_journal *j, buf *out);
 
+/* Appends the trailer that makes the journal text from out->data[start] on complete:
+ * `count` records and the checksum of that text (pkgcommit_journal_encode ends with it; the
+ * fuzz target seals arbitrary record text with it to reach the record parser). ERR_LIMIT,
+ * ERR_NOMEM, ERR_INVALID when `start` is past the end. */
+int pkgcommit_journal_seal(buf *out, size_t start, size_t count);
+
 void pkgcommit_journal_free(pkgcommit_journal *j);
 
 /* TEST ONLY: makes the next pkgcommit_write of this process _exit(9) right after it has

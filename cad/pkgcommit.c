@@ -657,29 +657,46 @@ static int plan_dirs(plan *pl, const char *rel) {
   return rc;
 }
 
-/* Plans writing `text` to `rel`. */
-static int plan_write(plan *pl, const char *rel, const buf *text) {
+/* Checks `rel` and looks at what is there now: *full is its path (owned), *have says
+ * whether something is there (*st describes it: a regular file or a link). ERR_INVALID
+ * for an unsafe path, one whose directory is outside the package, or a directory or
+ * special file in its place; ERR_IO, ERR_NOMEM. *full is NULL on failure. */
+static int plan_look(plan *pl, const char *rel, char **full, struct stat *st, bool *have) {
+  *full = NULL;
+  *have = false;
   int rc = check_path(rel);
   if (!rc)
     rc = parent_inside(pl->dir, pl->root_real, rel, &pl->parent_ok);
-  char *full = rc ? NULL : fs_join(pl->dir, rel);
-  if (rc || !full) {
-    free(full);
-    return rc ? rc : error_set(ERR_NOMEM, "out of memory");
+  if (!rc && !(*full = fs_join(pl->dir, rel)))
+    rc = error_set(ERR_NOMEM, "out of memory");
+  if (!rc && lstat(*full, st) == 0)
+    *have = true;
+  else if (!rc && errno != ENOENT && errno != ENOTDIR)
+    rc = error_set_errno(ERR_IO, "cannot stat %s", rel);
+  if (!rc && *have && !S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode))
+    rc = error_set(ERR_INVALID, "%s: %s in the package where a file is expected", rel,
+                   S_ISDIR(st->st_mode) ? "a directory" : "not a regular file");
+  if (rc) {
+    free(*full);
+    *full = NULL;
   }
+  return rc;
+}
+
+/* Plans writing `text` to `rel`: an overwrite of what is there, or a creation (with the
+ * directories it needs). */
+static int plan_write(plan *pl, const char *rel, const buf *text) {
+  char *full;
   struct stat st;
+  bool have;
+  int rc = plan_look(pl, rel, &full, &st, &have);
+  if (rc)
+    return rc;
   step *s = NULL;
-  if (lstat(full, &st) < 0) {
-    if (errno != ENOENT && errno != ENOTDIR)
-      rc = error_set_errno(ERR_IO, "cannot stat %s", rel);
-    else if (!(rc = plan_dirs(pl, rel)) && !(s = plan_add(pl, STEP_CREATE, PKGCOMMIT_CREATED, rel)))
-      rc = error_code();
-  } else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-    rc = error_set(ERR_INVALID, "%s: %s in the package where a file goes", rel,
-                   S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
-  } else if (!(rc = plan_original(pl, STEP_OVERWRITE, rel, full, &st))) {
+  if (!have && !(rc = plan_dirs(pl, rel)) && !(s = plan_add(pl, STEP_CREATE, PKGCOMMIT_CREATED, rel)))
+    rc = error_code();
+  if (have && !(rc = plan_original(pl, STEP_OVERWRITE, rel, full, &st)))
     s = &pl->steps[pl->n - 1];
-  }
   if (s)
     rc = buf_append(&s->text, data_of(text), text->len);
   free(full);
@@ -688,23 +705,12 @@ static int plan_write(plan *pl, const char *rel, const buf *text) {
 
 /* Plans deleting `rel` (gone from the package). Already missing: nothing to do. */
 static int plan_delete(plan *pl, const char *rel) {
-  int rc = check_path(rel);
-  if (!rc)
-    rc = parent_inside(pl->dir, pl->root_real, rel, &pl->parent_ok);
-  char *full = rc ? NULL : fs_join(pl->dir, rel);
-  if (rc || !full) {
-    free(full);
-    return rc ? rc : error_set(ERR_NOMEM, "out of memory");
-  }
+  char *full;
   struct stat st;
-  if (lstat(full, &st) < 0) {
-    if (errno != ENOENT && errno != ENOTDIR)
-      rc = error_set_errno(ERR_IO, "cannot stat %s", rel);
-  } else if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-    rc = error_set(ERR_INVALID, "%s: cannot delete, not a regular file", rel);
-  } else {
+  bool have;
+  int rc = plan_look(pl, rel, &full, &st, &have);
+  if (!rc && have)
     rc = plan_original(pl, STEP_DELETE, rel, full, &st);
-  }
   free(full);
   return rc;
 }

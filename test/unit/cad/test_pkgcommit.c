@@ -118,26 +118,27 @@ static void add(krm_pkg *p, const char *rel, const char *text) {
   ck_assert_msg(krm_pkg_add_text(p, rel, text, strlen(text)) == 0, "%s", error_message());
 }
 
-/* Reads the package at `dir` and snapshots it. */
-static void read_before(const char *dir, krm_pkg **pkg, pkgcommit_snapshot *snap) {
-  ck_assert_msg(krm_pkg_read(pkg, dir, KRM_READ_SUBPACKAGES) == 0, "%s", error_message());
-  ck_assert_int_eq(pkgcommit_snapshot_take(snap, *pkg), 0);
-}
-
-/* The package of the "changes" tests: a.yaml changed, b.yaml unchanged, c.yaml deleted,
- * long.yaml shortened, sub/new/d.yaml created (two new directories). */
-static char *changes_tree(void) {
+/* The package of most tests: a.yaml (changed), b.yaml (unchanged), c.yaml (deleted),
+ * long.yaml (shortened) and a Kptfile; `link` adds real.yaml and link.yaml -> real.yaml
+ * (link.yaml changed). */
+static char *changes_tree(bool link) {
   char *dir = testutil_tmpdir();
   put(dir, "Kptfile", "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: p\n");
   put(dir, "a.yaml", A);
   put(dir, "b.yaml", B);
   put(dir, "c.yaml", C);
   put(dir, "long.yaml", LONG);
+  if (link) {
+    put(dir, "real.yaml", C);
+    char *ln = fs_join(dir, "link.yaml");
+    ck_assert_int_eq(symlink("real.yaml", ln), 0);
+    free(ln);
+  }
   return dir;
 }
 
-/* `before`'s files as they are, except: a.yaml changed, long.yaml shortened, c.yaml gone,
- * sub/new/d.yaml new. */
+/* `before`'s files as they are, except: a.yaml changed, long.yaml shortened, link.yaml
+ * (when there) changed, c.yaml gone, sub/new/d.yaml new. */
 static krm_pkg *changes_after(const krm_pkg *before) {
   krm_pkg *out = krm_pkg_new();
   for (size_t i = 0; i < before->nfiles; i++) {
@@ -146,65 +147,89 @@ static krm_pkg *changes_after(const krm_pkg *before) {
       continue;
     buf t = BUF_INIT;
     ck_assert_int_eq(yml_file_write(before->files[i].yaml, &t), 0);
-    add(out, p, !strcmp(p, "a.yaml") ? A2 : !strcmp(p, "long.yaml") ? SHORT : buf_cstr(&t));
+    add(out, p, !strcmp(p, "a.yaml") || !strcmp(p, "link.yaml") ? A2 : !strcmp(p, "long.yaml") ? SHORT : buf_cstr(&t));
     buf_free(&t);
   }
   add(out, "sub/new/d.yaml", D);
   return out;
 }
 
+/* A package on disk, read: `before` and its snapshot, `after` (changes_after), and the
+ * dump of the tree as it was read. */
+typedef struct fixture {
+  char *dir;
+  krm_pkg *before, *after;
+  pkgcommit_snapshot snap;
+  char *orig;
+} fixture;
+
+static void fixture_read(fixture *f) {
+  ck_assert_msg(krm_pkg_read(&f->before, f->dir, KRM_READ_SUBPACKAGES) == 0, "%s", error_message());
+  ck_assert_int_eq(pkgcommit_snapshot_take(&f->snap, f->before), 0);
+  f->after = changes_after(f->before);
+  f->orig = dump(f->dir);
+}
+
+static void fixture_free(fixture *f) {
+  pkgcommit_snapshot_free(&f->snap);
+  krm_pkg_free(f->before);
+  krm_pkg_free(f->after);
+  free(f->orig);
+  testutil_rmtree(f->dir);
+  free(f->dir);
+}
+
+/* The tree is the one that was read, byte for byte. */
+static void check_unchanged(const fixture *f) {
+  char *now = dump(f->dir);
+  ck_assert_str_eq(now, f->orig);
+  free(now);
+}
+
+static void check_content(const char *dir, const char *rel, const char *want) {
+  char *c = content(dir, rel);
+  ck_assert_str_eq(c, want);
+  free(c);
+}
+
 static void check_changes(bool sync) {
   fs_set_sync(sync);
-  char *dir = changes_tree();
-  krm_pkg *before = NULL;
-  pkgcommit_snapshot snap;
-  read_before(dir, &before, &snap);
-  krm_pkg *after = changes_after(before);
-  struct stat a0 = stat_of(dir, "a.yaml"), b0 = stat_of(dir, "b.yaml"), l0 = stat_of(dir, "long.yaml");
-  ck_assert_msg(pkgcommit_write(dir, &snap, after) == 0, "%s", error_message());
-  struct stat a1 = stat_of(dir, "a.yaml"), b1 = stat_of(dir, "b.yaml"), l1 = stat_of(dir, "long.yaml");
+  fixture f = {.dir = changes_tree(false)};
+  fixture_read(&f);
+  struct stat a0 = stat_of(f.dir, "a.yaml"), b0 = stat_of(f.dir, "b.yaml"), l0 = stat_of(f.dir, "long.yaml");
+  ck_assert_msg(pkgcommit_write(f.dir, &f.snap, f.after) == 0, "%s", error_message());
+  struct stat a1 = stat_of(f.dir, "a.yaml"), b1 = stat_of(f.dir, "b.yaml"), l1 = stat_of(f.dir, "long.yaml");
   /* changed: same inode, new bytes, new mtime */
   ck_assert_uint_eq(a0.st_ino, a1.st_ino);
   ck_assert_int_ne(a1.st_mtim.tv_sec, OLD_TIME);
-  char *c = content(dir, "a.yaml");
-  ck_assert_str_eq(c, A2);
-  free(c);
+  check_content(f.dir, "a.yaml", A2);
   /* shortened in place: no old bytes left past the new end */
   ck_assert_uint_eq(l0.st_ino, l1.st_ino);
-  c = content(dir, "long.yaml");
-  ck_assert_str_eq(c, SHORT);
-  free(c);
+  check_content(f.dir, "long.yaml", SHORT);
   /* unchanged: not touched at all */
   ck_assert_uint_eq(b0.st_ino, b1.st_ino);
   ck_assert_int_eq(b1.st_mtim.tv_sec, OLD_TIME);
   ck_assert_int_eq(b1.st_mtim.tv_nsec, 0);
-  c = content(dir, "b.yaml");
-  ck_assert_str_eq(c, B);
-  free(c);
-  ck_assert_int_eq(stat_of(dir, "Kptfile").st_mtim.tv_sec, OLD_TIME);
+  check_content(f.dir, "b.yaml", B);
+  ck_assert_int_eq(stat_of(f.dir, "Kptfile").st_mtim.tv_sec, OLD_TIME);
   /* deleted and created */
-  ck_assert(!exists(dir, "c.yaml"));
-  c = content(dir, "sub/new/d.yaml");
-  ck_assert_str_eq(c, D);
-  free(c);
-  ck_assert_uint_eq(stat_of(dir, "sub/new/d.yaml").st_mode & 0777, 0644);
-  ck_assert(!exists(dir, PKGCOMMIT_JOURNAL));
-  /* the same commit again: nothing left to change, nothing touched */
-  pkgcommit_snapshot_free(&snap);
-  krm_pkg_free(before);
-  read_before(dir, &before, &snap);
+  ck_assert(!exists(f.dir, "c.yaml"));
+  check_content(f.dir, "sub/new/d.yaml", D);
+  ck_assert_uint_eq(stat_of(f.dir, "sub/new/d.yaml").st_mode & 0777, 0644);
+  ck_assert(!exists(f.dir, PKGCOMMIT_JOURNAL));
+  /* the same commit again, from a fresh read: nothing left to change, nothing touched */
+  pkgcommit_snapshot_free(&f.snap);
+  krm_pkg_free(f.before);
+  ck_assert_int_eq(krm_pkg_read(&f.before, f.dir, KRM_READ_SUBPACKAGES), 0);
+  ck_assert_int_eq(pkgcommit_snapshot_take(&f.snap, f.before), 0);
   struct timespec old[2] = {{OLD_TIME, 0}, {OLD_TIME, 0}};
-  char *af = fs_join(dir, "a.yaml");
+  char *af = fs_join(f.dir, "a.yaml");
   ck_assert_int_eq(utimensat(AT_FDCWD, af, old, 0), 0);
   free(af);
-  ck_assert_int_eq(pkgcommit_write(dir, &snap, after), 0);
-  ck_assert_int_eq(stat_of(dir, "a.yaml").st_mtim.tv_sec, OLD_TIME);
-  ck_assert(!exists(dir, PKGCOMMIT_JOURNAL));
-  pkgcommit_snapshot_free(&snap);
-  krm_pkg_free(before);
-  krm_pkg_free(after);
-  testutil_rmtree(dir);
-  free(dir);
+  ck_assert_int_eq(pkgcommit_write(f.dir, &f.snap, f.after), 0);
+  ck_assert_int_eq(stat_of(f.dir, "a.yaml").st_mtim.tv_sec, OLD_TIME);
+  ck_assert(!exists(f.dir, PKGCOMMIT_JOURNAL));
+  fixture_free(&f);
   fs_set_sync(true);
 }
 
@@ -217,69 +242,46 @@ END_TEST
 /* A failure in the middle of the apply step: a new file whose directory would be a
  * regular file (fails for root too). Everything applied before it is undone. */
 START_TEST(failure_rolls_back_everything) {
-  char *dir = changes_tree();
-  put(dir, "real.yaml", C);
-  char *link = fs_join(dir, "link.yaml");
-  ck_assert_int_eq(symlink("real.yaml", link), 0);
-  put(dir, "x.yaml", D);
-  char *orig = dump(dir);
-  krm_pkg *before = NULL;
-  pkgcommit_snapshot snap;
-  read_before(dir, &before, &snap);
-  krm_pkg *after = changes_after(before); /* a, long changed; c deleted; sub/new/d created */
-  add(after, "link.yaml", A2);         /* a link replaced */
-  add(after, "x.yaml/y.yaml", D);      /* created last (sorted), fails: x.yaml is a file */
-  int rc = pkgcommit_write(dir, &snap, after);
-  ck_assert_int_eq(rc, ERR_IO);
+  fixture f = {.dir = changes_tree(true)};
+  put(f.dir, "x.yaml", D);
+  fixture_read(&f);                   /* a, link, long changed; c deleted; sub/new/d created */
+  add(f.after, "x.yaml/y.yaml", D);   /* created last (sorted), fails: x.yaml is a file */
+  ck_assert_int_eq(pkgcommit_write(f.dir, &f.snap, f.after), ERR_IO);
   ck_assert_msg(strstr(error_message(), "x.yaml/y.yaml") && strstr(error_message(), "unchanged"), "%s",
                 error_message());
-  char *now = dump(dir);
-  ck_assert_str_eq(now, orig); /* byte for byte; the link is a link again; no sub/, no journal */
-  ck_assert(S_ISLNK(stat_of(dir, "link.yaml").st_mode));
-  ck_assert_int_eq(stat_of(dir, "b.yaml").st_mtim.tv_sec, OLD_TIME);
-  free(now);
-  free(orig);
-  free(link);
-  pkgcommit_snapshot_free(&snap);
-  krm_pkg_free(before);
-  krm_pkg_free(after);
-  testutil_rmtree(dir);
-  free(dir);
+  check_unchanged(&f); /* byte for byte; the link is a link again; no sub/, no journal */
+  ck_assert(S_ISLNK(stat_of(f.dir, "link.yaml").st_mode));
+  ck_assert_int_eq(stat_of(f.dir, "b.yaml").st_mtim.tv_sec, OLD_TIME);
+  fixture_free(&f);
 }
 END_TEST
 
 /* A link as the final component is replaced by a regular file, never written through. */
 START_TEST(symlink_replaced_not_written_through) {
-  char *dir = changes_tree();
-  put(dir, "real.yaml", C);
-  char *link = fs_join(dir, "link.yaml");
-  ck_assert_int_eq(symlink("real.yaml", link), 0);
-  krm_pkg *before = NULL;
-  pkgcommit_snapshot snap;
-  read_before(dir, &before, &snap);
-  krm_pkg *after = krm_pkg_new();
-  for (size_t i = 0; i < before->nfiles; i++) {
-    buf t = BUF_INIT;
-    ck_assert_int_eq(yml_file_write(before->files[i].yaml, &t), 0);
-    add(after, before->files[i].path, !strcmp(before->files[i].path, "link.yaml") ? A2 : buf_cstr(&t));
-    buf_free(&t);
-  }
-  ck_assert_msg(pkgcommit_write(dir, &snap, after) == 0, "%s", error_message());
-  ck_assert(S_ISREG(stat_of(dir, "link.yaml").st_mode));
-  char *c = content(dir, "link.yaml");
-  ck_assert_str_eq(c, A2);
-  free(c);
-  c = content(dir, "real.yaml");
-  ck_assert_str_eq(c, C);
-  free(c);
-  free(link);
-  pkgcommit_snapshot_free(&snap);
-  krm_pkg_free(before);
-  krm_pkg_free(after);
-  testutil_rmtree(dir);
-  free(dir);
+  fixture f = {.dir = changes_tree(true)};
+  fixture_read(&f);
+  ck_assert_msg(pkgcommit_write(f.dir, &f.snap, f.after) == 0, "%s", error_message());
+  ck_assert(S_ISREG(stat_of(f.dir, "link.yaml").st_mode));
+  check_content(f.dir, "link.yaml", A2);
+  check_content(f.dir, "real.yaml", C);
+  fixture_free(&f);
 }
 END_TEST
+
+/* Runs the commit of `f` in a child killed (by the test hook) after `steps` changes. */
+static void commit_and_crash(const fixture *f, long steps) {
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    pkgcommit_test_crash_after(steps);
+    pkgcommit_write(f->dir, &f->snap, f->after);
+    _exit(0); /* not reached: the hook exits with 9 */
+  }
+  int status = 0;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 9);
+  ck_assert(exists(f->dir, PKGCOMMIT_JOURNAL));
+}
 
 /* A commit killed after `steps` changes leaves a complete journal; recovery puts the
  * original tree back byte for byte, and a commit afterwards works. */
@@ -287,89 +289,40 @@ START_TEST(crash_then_recover) {
   /* the plan: delete c; overwrite a, link, long; mkdir sub, sub/new; create d */
   static const int restored_after[] = {0, 1, 2, 3, 4, 4, 4, 5};
   for (long steps = 0; steps <= 7; steps++) {
-    char *dir = changes_tree();
-    put(dir, "real.yaml", C);
-    char *link = fs_join(dir, "link.yaml");
-    ck_assert_int_eq(symlink("real.yaml", link), 0);
-    free(link);
-    char *orig = dump(dir);
-    krm_pkg *before = NULL;
-    pkgcommit_snapshot snap;
-    read_before(dir, &before, &snap);
-    krm_pkg *after = changes_after(before); /* delete c; overwrite a, link, long; mkdir x2; create d */
-    add(after, "link.yaml", A2);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-      pkgcommit_test_crash_after(steps);
-      pkgcommit_write(dir, &snap, after);
-      _exit(0); /* not reached: the hook exits with 9 */
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 9);
-    ck_assert(exists(dir, PKGCOMMIT_JOURNAL));
+    fixture f = {.dir = changes_tree(true)};
+    fixture_read(&f);
+    commit_and_crash(&f, steps);
     if (steps > 0) {
-      char *mid = dump(dir);
-      ck_assert_str_ne(mid, orig); /* something did change before the "crash" */
+      char *mid = dump(f.dir);
+      ck_assert_str_ne(mid, f.orig); /* something did change before the "crash" */
       free(mid);
     }
     int restored = -1;
-    ck_assert_msg(pkgcommit_recover(dir, &restored) == 0, "%s", error_message());
+    ck_assert_msg(pkgcommit_recover(f.dir, &restored) == 0, "%s", error_message());
     ck_assert_int_eq(restored, restored_after[steps]); /* directories are not files */
-    char *now = dump(dir);
-    ck_assert_str_eq(now, orig);
-    free(now);
-    ck_assert(!exists(dir, PKGCOMMIT_JOURNAL));
-    ck_assert_int_eq(pkgcommit_recover(dir, &restored), 0); /* nothing left to do */
+    check_unchanged(&f);
+    ck_assert_int_eq(pkgcommit_recover(f.dir, &restored), 0); /* nothing left to do */
     ck_assert_int_eq(restored, 0);
-    ck_assert_msg(pkgcommit_write(dir, &snap, after) == 0, "%s", error_message());
-    char *c = content(dir, "sub/new/d.yaml");
-    ck_assert_str_eq(c, D);
-    free(c);
-    free(orig);
-    pkgcommit_snapshot_free(&snap);
-    krm_pkg_free(before);
-    krm_pkg_free(after);
-    testutil_rmtree(dir);
-    free(dir);
+    ck_assert_msg(pkgcommit_write(f.dir, &f.snap, f.after) == 0, "%s", error_message());
+    check_content(f.dir, "sub/new/d.yaml", D);
+    fixture_free(&f);
   }
 }
 END_TEST
 
 /* A crashed journal found by the next commit is replayed under its lock first. */
 START_TEST(commit_recovers_a_crashed_journal_first) {
-  char *dir = changes_tree();
-  char *orig = dump(dir);
-  krm_pkg *before = NULL;
-  pkgcommit_snapshot snap;
-  read_before(dir, &before, &snap);
-  krm_pkg *after = changes_after(before);
-  pid_t pid = fork();
-  if (pid == 0) {
-    pkgcommit_test_crash_after(2);
-    pkgcommit_write(dir, &snap, after);
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 9);
-  /* an empty `after` relative to an equal snapshot: only the recovery happens */
-  krm_pkg *same = NULL;
+  fixture f = {.dir = changes_tree(false)};
+  fixture_read(&f);
+  commit_and_crash(&f, 2);
+  /* nothing to change (an empty package over an empty snapshot): only the recovery */
+  krm_pkg *empty = krm_pkg_new();
   pkgcommit_snapshot none;
   memset(&none, 0, sizeof(none));
-  same = krm_pkg_new();
-  ck_assert_int_eq(pkgcommit_write(dir, &none, same), 0);
-  char *now = dump(dir);
-  ck_assert_str_eq(now, orig);
-  free(now);
-  free(orig);
-  krm_pkg_free(same);
-  pkgcommit_snapshot_free(&snap);
-  krm_pkg_free(before);
-  krm_pkg_free(after);
-  testutil_rmtree(dir);
-  free(dir);
+  ck_assert_int_eq(pkgcommit_write(f.dir, &none, empty), 0);
+  check_unchanged(&f);
+  krm_pkg_free(empty);
+  fixture_free(&f);
 }
 END_TEST
 
@@ -401,54 +354,54 @@ static void journal_add(pkgcommit_journal *j, char kind, unsigned mode, const ch
   journal_add_bytes(j, kind, mode, path, data, data ? strlen(data) : 0);
 }
 
+/* Encodes `j` into the journal file of `dir` (then frees `j`). */
+static void leave_journal(const char *dir, pkgcommit_journal *j) {
+  buf enc = BUF_INIT;
+  ck_assert_int_eq(pkgcommit_journal_encode(j, &enc), 0);
+  write_journal_text(dir, enc.data, enc.len);
+  buf_free(&enc);
+  pkgcommit_journal_free(j);
+}
+
 START_TEST(torn_journal_is_discarded) {
-  char *dir = changes_tree();
+  fixture f = {.dir = changes_tree(false)};
+  fixture_read(&f);
   pkgcommit_journal j = {0};
   journal_add(&j, PKGCOMMIT_ORIGINAL, 0644, "a.yaml", "garbage that must not be written\n");
   journal_add(&j, PKGCOMMIT_CREATED, 0, "b.yaml", NULL);
   buf enc = BUF_INIT;
   ck_assert_int_eq(pkgcommit_journal_encode(&j, &enc), 0);
-  char *orig = dump(dir);
   /* cut anywhere before its end, or one byte changed: torn */
   size_t cuts[] = {0, 5, enc.len / 2, enc.len - 1};
   for (size_t i = 0; i < sizeof(cuts) / sizeof(*cuts); i++) {
-    write_journal_text(dir, enc.data, cuts[i]);
+    write_journal_text(f.dir, enc.data, cuts[i]);
     int restored = -1;
-    ck_assert_msg(pkgcommit_recover(dir, &restored) == 0, "%s", error_message());
+    ck_assert_msg(pkgcommit_recover(f.dir, &restored) == 0, "%s", error_message());
     ck_assert_int_eq(restored, 0);
-    ck_assert(!exists(dir, PKGCOMMIT_JOURNAL));
+    ck_assert(!exists(f.dir, PKGCOMMIT_JOURNAL));
   }
   enc.data[20] ^= 1;
-  write_journal_text(dir, enc.data, enc.len);
-  ck_assert_int_eq(pkgcommit_recover(dir, NULL), 0);
-  ck_assert(!exists(dir, PKGCOMMIT_JOURNAL));
-  char *now = dump(dir);
-  ck_assert_str_eq(now, orig);
-  ck_assert_int_eq(stat_of(dir, "a.yaml").st_mtim.tv_sec, OLD_TIME);
-  free(now);
-  free(orig);
+  write_journal_text(f.dir, enc.data, enc.len);
+  ck_assert_int_eq(pkgcommit_recover(f.dir, NULL), 0);
+  check_unchanged(&f);
+  ck_assert_int_eq(stat_of(f.dir, "a.yaml").st_mtim.tv_sec, OLD_TIME);
   buf_free(&enc);
   pkgcommit_journal_free(&j);
-  testutil_rmtree(dir);
-  free(dir);
+  fixture_free(&f);
 }
 END_TEST
 
 /* A complete journal naming a path outside the package is refused and kept. */
 START_TEST(hostile_journal_is_refused) {
-  char *dir = changes_tree();
+  char *dir = changes_tree(false);
   const char *bad[] = {"../escape.yaml", "/etc/passwd", PKGCOMMIT_JOURNAL, "a//b.yaml"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
     pkgcommit_journal j = {0};
     journal_add(&j, PKGCOMMIT_ORIGINAL, 0644, bad[i], "x: 1\n");
-    buf enc = BUF_INIT;
-    ck_assert_int_eq(pkgcommit_journal_encode(&j, &enc), 0);
-    write_journal_text(dir, enc.data, enc.len);
+    leave_journal(dir, &j);
     ck_assert_int_eq(pkgcommit_recover(dir, NULL), ERR_INVALID);
     ck_assert_msg(strstr(error_message(), "not a journal Portico wrote"), "%s", error_message());
     ck_assert(exists(dir, PKGCOMMIT_JOURNAL));
-    buf_free(&enc);
-    pkgcommit_journal_free(&j);
   }
   /* a directory inside the package reached through a link to outside */
   char *outside = testutil_tmpdir();
@@ -456,15 +409,11 @@ START_TEST(hostile_journal_is_refused) {
   ck_assert_int_eq(symlink(outside, ln), 0);
   pkgcommit_journal j = {0};
   journal_add(&j, PKGCOMMIT_ORIGINAL, 0644, "out/x.yaml", "x: 1\n");
-  buf enc = BUF_INIT;
-  ck_assert_int_eq(pkgcommit_journal_encode(&j, &enc), 0);
-  write_journal_text(dir, enc.data, enc.len);
+  leave_journal(dir, &j);
   ck_assert_int_eq(pkgcommit_recover(dir, NULL), ERR_INVALID);
   char *px = fs_join(outside, "x.yaml");
   ck_assert(!fs_exists(px));
   free(px);
-  buf_free(&enc);
-  pkgcommit_journal_free(&j);
   free(ln);
   testutil_rmtree(outside);
   free(outside);
@@ -474,81 +423,60 @@ START_TEST(hostile_journal_is_refused) {
 END_TEST
 
 START_TEST(held_lock_is_a_clear_error) {
-  char *dir = changes_tree();
-  char *orig = dump(dir);
-  krm_pkg *before = NULL;
-  pkgcommit_snapshot snap;
-  read_before(dir, &before, &snap);
-  krm_pkg *after = changes_after(before);
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  fixture f = {.dir = changes_tree(false)};
+  fixture_read(&f);
+  int fd = open(f.dir, O_RDONLY | O_DIRECTORY);
   ck_assert_int_eq(flock(fd, LOCK_EX), 0); /* another writer */
-  ck_assert_int_eq(pkgcommit_write(dir, &snap, after), ERR_CONFLICT);
+  ck_assert_int_eq(pkgcommit_write(f.dir, &f.snap, f.after), ERR_CONFLICT);
   ck_assert_msg(strstr(error_message(), "another render is writing"), "%s", error_message());
-  write_journal_text(dir, "torn", 4);
-  ck_assert_int_eq(pkgcommit_recover(dir, NULL), ERR_CONFLICT);
-  ck_assert(exists(dir, PKGCOMMIT_JOURNAL)); /* a running commit's journal is left alone */
+  write_journal_text(f.dir, "torn", 4);
+  ck_assert_int_eq(pkgcommit_recover(f.dir, NULL), ERR_CONFLICT);
+  ck_assert(exists(f.dir, PKGCOMMIT_JOURNAL)); /* a running commit's journal is left alone */
   close(fd);
-  ck_assert_int_eq(pkgcommit_recover(dir, NULL), 0);
-  char *now = dump(dir);
-  ck_assert_str_eq(now, orig);
-  free(now);
-  free(orig);
-  pkgcommit_snapshot_free(&snap);
-  krm_pkg_free(before);
-  krm_pkg_free(after);
-  testutil_rmtree(dir);
-  free(dir);
+  ck_assert_int_eq(pkgcommit_recover(f.dir, NULL), 0);
+  check_unchanged(&f);
+  fixture_free(&f);
 }
 END_TEST
 
 START_TEST(bad_paths_change_nothing) {
-  char *dir = changes_tree();
-  krm_pkg *before = NULL;
-  pkgcommit_snapshot snap;
-  read_before(dir, &before, &snap);
+  fixture f = {.dir = changes_tree(false)};
+  fixture_read(&f);
   char *outside = testutil_tmpdir();
-  char *ln = fs_join(dir, "out"); /* made after the read, which refuses such a link */
+  char *ln = fs_join(f.dir, "out"); /* made after the read, which refuses such a link */
   ck_assert_int_eq(symlink(outside, ln), 0);
-  char *orig = dump(dir);
+  free(f.orig);
+  f.orig = dump(f.dir);
   const char *bad[] = {"out/x.yaml", "out/new/x.yaml", PKGCOMMIT_JOURNAL, PKGCOMMIT_JOURNAL "/x.yaml",
                        "../x.yaml"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-    krm_pkg *after = changes_after(before);
+    krm_pkg *after = changes_after(f.before);
     add(after, bad[i], D); /* krm_pkg_add_text takes any path: the commit must refuse it */
-    ck_assert_int_eq(pkgcommit_write(dir, &snap, after), ERR_INVALID);
-    char *now = dump(dir);
-    ck_assert_str_eq(now, orig);
-    free(now);
+    ck_assert_int_eq(pkgcommit_write(f.dir, &f.snap, after), ERR_INVALID);
+    check_unchanged(&f);
     krm_pkg_free(after);
   }
-  pkgcommit_snapshot_free(&snap);
-  krm_pkg_free(before);
   char *px = fs_join(outside, "x.yaml");
   ck_assert(!fs_exists(px));
   free(px);
-  free(orig);
   free(ln);
   testutil_rmtree(outside);
   free(outside);
-  testutil_rmtree(dir);
-  free(dir);
+  fixture_free(&f);
 }
 END_TEST
 
 /* A read-only file is an error (as in kpt), rolled back. Root writes read-only files, so
  * as root the commit runs in a child that became nobody (65534). */
 START_TEST(read_only_file_fails_and_rolls_back) {
-  char *dir = changes_tree();
-  put(dir, "0.yaml", C); /* sorted first: changed before the failure */
-  char *a = fs_join(dir, "a.yaml");
+  fixture f = {.dir = changes_tree(false)};
+  put(f.dir, "0.yaml", C); /* sorted first: changed before the failure */
+  char *a = fs_join(f.dir, "a.yaml");
   ck_assert_int_eq(chmod(a, 0444), 0);
   free(a);
-  char *orig = dump(dir);
-  krm_pkg *before = NULL;
-  pkgcommit_snapshot snap;
-  read_before(dir, &before, &snap);
-  krm_pkg *after = changes_after(before);
-  add(after, "0.yaml", D);
+  fixture_read(&f);
+  add(f.after, "0.yaml", D);
+  const char *dir = f.dir;
   if (geteuid() == 0) {
     const char *names[] = {"", "Kptfile", "0.yaml", "a.yaml", "b.yaml", "c.yaml", "long.yaml"};
     for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
@@ -562,22 +490,15 @@ START_TEST(read_only_file_fails_and_rolls_back) {
   if (pid == 0) {
     if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
       _exit(3);
-    int rc = pkgcommit_write(dir, &snap, after);
+    int rc = pkgcommit_write(dir, &f.snap, f.after);
     bool named = strstr(error_message(), "a.yaml") != NULL;
     _exit(rc == ERR_IO && named ? 0 : 4);
   }
   int status = 0;
   ck_assert_int_eq(waitpid(pid, &status, 0), pid);
   ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
-  char *now = dump(dir);
-  ck_assert_str_eq(now, orig);
-  free(now);
-  free(orig);
-  pkgcommit_snapshot_free(&snap);
-  krm_pkg_free(before);
-  krm_pkg_free(after);
-  testutil_rmtree(dir);
-  free(dir);
+  check_unchanged(&f);
+  fixture_free(&f);
 }
 END_TEST
 

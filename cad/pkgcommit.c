@@ -287,8 +287,8 @@ static int parent_inside(const char *dir, const char *root_real, const char *rel
   return rc;
 }
 
-/* Writes `len` bytes at offset 0 of `fd`, then fsyncs it when syncing is on. */
-static int fill_fd(int fd, const char *rel, const char *data, size_t len) {
+/* Writes `len` bytes at offset 0 of `fd`, then fsyncs it when syncing is on and `sync`. */
+static int fill_fd(int fd, const char *rel, const char *data, size_t len, bool sync) {
   size_t done = 0;
   while (done < len) {
     ssize_t n = pwrite(fd, data + done, len - done, (off_t)done);
@@ -298,25 +298,29 @@ static int fill_fd(int fd, const char *rel, const char *data, size_t len) {
       return error_set_errno(ERR_IO, "cannot write %s", rel);
     done += (size_t)n;
   }
-  if (fs_sync_enabled() && fsync(fd) < 0)
+  if (sync && fs_sync_enabled() && fsync(fd) < 0)
     return error_set_errno(ERR_IO, "cannot sync %s", rel);
   return 0;
 }
 
-/* Rewrites the regular file `full` in place (same inode): `data` at offset 0, then
- * truncated to `len`; `mode` >= 0 also sets its permission bits. ERR_IO naming `rel`
- * (EACCES on a read-only file, ELOOP when `full` became a symbolic link). */
-static int write_in_place(const char *full, const char *rel, const char *data, size_t len, int mode) {
+/* Rewrites the regular file `full` in place (same inode): `data` at offset 0, then, when
+ * `shrink` (the file was longer than `len` bytes), truncated to `len`; `mode` >= 0 also
+ * sets its permission bits. ERR_IO naming `rel` (EACCES on a read-only file, ELOOP when
+ * `full` became a symbolic link). */
+static int write_in_place(const char *full, const char *rel, const char *data, size_t len, int mode,
+                          bool shrink) {
   int fd = open(full, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return error_set_errno(ERR_IO, "cannot open %s for writing", rel);
   int rc = 0;
-  if (ftruncate(fd, (off_t)len) < 0) /* shrink first: never leaves old bytes past the end */
-    rc = error_set_errno(ERR_IO, "cannot truncate %s", rel);
-  if (!rc && mode >= 0 && fchmod(fd, (mode_t)mode) < 0)
+  if (mode >= 0 && fchmod(fd, (mode_t)mode) < 0)
     rc = error_set_errno(ERR_IO, "cannot set the mode of %s", rel);
   if (!rc)
-    rc = fill_fd(fd, rel, data, len);
+    rc = fill_fd(fd, rel, data, len, !shrink);
+  if (!rc && shrink && ftruncate(fd, (off_t)len) < 0)
+    rc = error_set_errno(ERR_IO, "cannot truncate %s", rel);
+  if (!rc && shrink && fs_sync_enabled() && fsync(fd) < 0)
+    rc = error_set_errno(ERR_IO, "cannot sync %s", rel);
   if (close(fd) < 0 && !rc)
     rc = error_set_errno(ERR_IO, "cannot write %s", rel);
   return rc;
@@ -330,7 +334,7 @@ static int create_file(const char *full, const char *rel, const char *data, size
     return error_set_errno(ERR_IO, "cannot create %s", rel);
   int rc = fchmod(fd, mode) < 0 ? error_set_errno(ERR_IO, "cannot set the mode of %s", rel) : 0;
   if (!rc)
-    rc = fill_fd(fd, rel, data, len);
+    rc = fill_fd(fd, rel, data, len, true);
   if (close(fd) < 0 && !rc)
     rc = error_set_errno(ERR_IO, "cannot write %s", rel);
   if (rc)
@@ -380,11 +384,13 @@ static int undo_entry(const char *dir, const char *root_real, const pkgcommit_en
   } else if (have && S_ISREG(st.st_mode)) {
     buf cur = BUF_INIT;
     buf_init(&cur, KRM_MAX_FILE);
-    bool same = fs_read_file(full, KRM_MAX_FILE, &cur) == 0 && cur.len == e->data.len &&
-                !memcmp(data_of(&cur), data_of(&e->data), cur.len) && (st.st_mode & 0777) == e->mode;
+    bool read = fs_read_file(full, KRM_MAX_FILE, &cur) == 0;
+    bool same = read && cur.len == e->data.len && !memcmp(data_of(&cur), data_of(&e->data), cur.len) &&
+                (st.st_mode & 0777) == e->mode;
+    bool shrink = !read || cur.len > e->data.len;
     buf_free(&cur);
     if (!same) {
-      rc = write_in_place(full, e->path, data_of(&e->data), e->data.len, (int)e->mode);
+      rc = write_in_place(full, e->path, data_of(&e->data), e->data.len, (int)e->mode, shrink);
       if (!rc)
         ++*restored;
     }
@@ -767,7 +773,7 @@ static int apply_step(const step *s, const char *full, bool *applied) {
       return rc;
     }
     *applied = true; /* a partial write is undone like a whole one */
-    return write_in_place(full, rel, data_of(&s->text), s->text.len, -1);
+    return write_in_place(full, rel, data_of(&s->text), s->text.len, -1, s->text.len < s->e.data.len);
   case STEP_MKDIR:
     if (mkdir(full, 0755) < 0)
       return errno == EEXIST && fs_is_dir(full) ? 0 : error_set_errno(ERR_IO, "cannot create directory %s", rel);
@@ -823,7 +829,7 @@ static int write_journal(const plan *pl, const pkgcommit_journal *j, const char 
   if (!rc && fd < 0)
     rc = error_set_errno(ERR_IO, "cannot create the journal %s", jpath);
   if (!rc)
-    rc = fill_fd(fd, PKGCOMMIT_JOURNAL, data_of(&out), out.len);
+    rc = fill_fd(fd, PKGCOMMIT_JOURNAL, data_of(&out), out.len, true);
   if (fd >= 0 && close(fd) < 0 && !rc)
     rc = error_set_errno(ERR_IO, "cannot write %s", jpath);
   if (!rc)

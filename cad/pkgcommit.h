@@ -23,7 +23,7 @@
  *      count and an FNV-1a 64 checksum of everything before it) that tells a complete
  *      journal from a torn one. fsync'ed (with the directory) only when fs_set_sync is on.
  *   4. apply: deletions (unlink), then overwrites (open O_WRONLY|O_NOFOLLOW, pwrite at 0,
- *      ftruncate, close: same inode, mode kept), then new directories and new files
+ *      ftruncate when shorter, close: same inode, mode kept), then new directories and new files
  *      (O_CREAT|O_EXCL, 0644). A path whose final component is a symbolic link is not
  *      written through: a temporary + rename replaces the link by a regular file. A file
  *      that cannot be opened for writing (read-only to this user: EACCES) is an error, as

@@ -105,7 +105,7 @@ static char *dump(const char *dir) {
 }
 
 static const char *A = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: \"1\"\n";
-static const char *A2 = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: \"2\"\n";
+static const char *A2 = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: \"2\"\n  grown: \"yes\"\n";
 static const char *B = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b # kept as written\n";
 static const char *C = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
 static const char *D = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n";

@@ -373,4 +373,12 @@ write_journal() {
   [ "$status" -eq 0 ]
   [[ "$output" != *"recovered"* ]]
   diff -r "$A" "$B"
+  # fn eval repairs the package the same way before it reads it.
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stray\n' >"$B/stray.yaml"
+  write_journal "$B" "$ORIG" N:stray.yaml
+  run "$PORTICO_BIN" fn eval "$B" --exec "$FNS/accept.sh"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"recovered 1 file(s) of an interrupted render in $B"* ]]
+  diff -r "$A" "$B"
 }

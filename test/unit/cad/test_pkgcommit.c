@@ -196,6 +196,10 @@ static void check_changes(bool sync) {
   fs_set_sync(sync);
   fixture f = {.dir = changes_tree(false)};
   fixture_read(&f);
+  ck_assert_uint_eq(f.snap.n, 5); /* sorted, bytes as read */
+  ck_assert_str_eq(buf_cstr(pkgcommit_snapshot_find(&f.snap, "b.yaml")), B);
+  ck_assert_str_eq(buf_cstr(pkgcommit_snapshot_find(&f.snap, "long.yaml")), LONG);
+  ck_assert_ptr_null(pkgcommit_snapshot_find(&f.snap, "sub/new/d.yaml"));
   struct stat a0 = stat_of(f.dir, "a.yaml"), b0 = stat_of(f.dir, "b.yaml"), l0 = stat_of(f.dir, "long.yaml");
   ck_assert_msg(pkgcommit_write(f.dir, &f.snap, f.after) == 0, "%s", error_message());
   struct stat a1 = stat_of(f.dir, "a.yaml"), b1 = stat_of(f.dir, "b.yaml"), l1 = stat_of(f.dir, "long.yaml");

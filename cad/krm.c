@@ -285,7 +285,7 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
       rc = error_set_errno(ERR_IO, "cannot stat %s", full);
     } else if (S_ISLNK(st.st_mode) && !krm_path_inside(root_real, full)) {
       rc = error_set(ERR_INVALID, "%s: symbolic link points outside the package", r);
-    } else if (stat(full, &st) != 0) {
+    } else if (S_ISLNK(st.st_mode) && stat(full, &st) != 0) { /* a link: what it points at */
       rc = error_set_errno(ERR_IO, "cannot stat %s", full);
     } else if (S_ISDIR(st.st_mode)) {
       char *kf = fs_join(full, "Kptfile");

@@ -175,6 +175,8 @@ static void release_ahead(fn_prepared *p, const buf *data) {
   error_clear();
 }
 
+static void release_cb(void *arg, const buf *out) { release_ahead(arg, out); }
+
 int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, fn_outcome *out) {
   return fn_run_step_prepared(env, step, input, NULL, NULL, out);
 }
@@ -225,7 +227,11 @@ int fn_run_step_prepared(const fn_env *env, const fn_step *step, const yml_file 
     if (usable) {
       buf_init(&sr.out, 0);
       buf_init(&sr.err, 0);
-      rc = sandbox_finish(prep->sp, in.data, in.len, &sr);
+      /* The next function starts on this one's output as it is, as soon as it is all
+       * there (before this sandbox is torn down), while it is checked and parsed here:
+       * usually the parse and the next input give back the same bytes. A failure of this
+       * function stops the pipeline, which cancels the next one. */
+      rc = sandbox_finish(prep->sp, in.data, in.len, next ? release_cb : NULL, next, &sr);
       prep->sp = NULL; /* freed by sandbox_finish */
     } else {
       char self[PATH_MAX];
@@ -239,16 +245,14 @@ int fn_run_step_prepared(const fn_env *env, const fn_step *step, const yml_file 
       spec.stdin_data = in.data;
       spec.stdin_len = in.len;
       rc = sandbox_run(&spec, &sr);
+      if (!rc && sr.outcome == SANDBOX_OK && sr.exit_code == 0)
+        release_ahead(next, &sr.out);
     }
     if (!rc) {
       buf_append(&out->stderr_text, sr.err.data ? sr.err.data : "",
                  sr.err.len < ((size_t)64 << 10) ? sr.err.len : ((size_t)64 << 10));
       if (sr.outcome == SANDBOX_OK) {
         out->exit_code = sr.exit_code;
-        /* The next function starts on this output as it is while it is parsed here (the
-         * usual case: the parse and the next input give back the same bytes). */
-        if (sr.exit_code == 0)
-          release_ahead(next, &sr.out);
         take_output(out, &sr.out, sr.exit_code == 0);
         if (sr.exit_code != 0)
           snprintf(out->message, sizeof(out->message), "exited with code %d", sr.exit_code);

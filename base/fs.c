@@ -50,6 +50,8 @@ static _Atomic bool fs_sync_writes = true;
 
 void fs_set_sync(bool on) { fs_sync_writes = on; }
 
+bool fs_sync_enabled(void) { return fs_sync_writes; }
+
 int fs_temp_beside(const char *path, char **tmp) {
   *tmp = str_printf("%s.tmp.XXXXXX", path);
   if (!*tmp)

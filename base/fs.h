@@ -24,7 +24,7 @@ int fs_read_file(const char *path, size_t limit, buf *out);
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /* The two halves of fs_write_atomic, for callers that write many files and rename them
- * together (fn render: all temporaries first, then the renames). fs_temp_beside creates
+ * together (all temporaries first, then the renames). fs_temp_beside creates
  * an empty temporary file beside `path` ("PATH.tmp.XXXXXX", close-on-exec): its
  * descriptor and *tmp (caller frees and, on failure, unlinks), or -1 with the error set
  * and *tmp NULL. fs_fill_temp writes `data` to it, sets `mode`, fsyncs when syncing is on
@@ -36,6 +36,9 @@ int fs_fill_temp(int fd, const char *path, const void *data, size_t len, mode_t 
  * CLI command that writes many files and does not promise durability (kpt does not sync
  * either) may turn it off; the rename keeps every write atomic all the same. */
 void fs_set_sync(bool on);
+
+/* The current fs_set_sync setting (for writers with their own write path, cad/pkgcommit). */
+bool fs_sync_enabled(void);
 
 /* mkdir -p. Existing directories are fine. */
 int fs_mkdir_p(const char *path, mode_t mode);

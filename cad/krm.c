@@ -231,8 +231,7 @@ static int cmp_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Is `path` (a symlink) pointing inside `root` (both real paths)? */
-static bool link_stays_inside(const char *root_real, const char *path) {
+bool krm_path_inside(const char *root_real, const char *path) {
   char real[PATH_MAX];
   if (!realpath(path, real))
     return false;
@@ -284,9 +283,9 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
       rc = ERR_NOMEM;
     } else if (lstat(full, &st) != 0) {
       rc = error_set_errno(ERR_IO, "cannot stat %s", full);
-    } else if (S_ISLNK(st.st_mode) && !link_stays_inside(root_real, full)) {
+    } else if (S_ISLNK(st.st_mode) && !krm_path_inside(root_real, full)) {
       rc = error_set(ERR_INVALID, "%s: symbolic link points outside the package", r);
-    } else if (stat(full, &st) != 0) {
+    } else if (S_ISLNK(st.st_mode) && stat(full, &st) != 0) { /* a link: what it points at */
       rc = error_set_errno(ERR_IO, "cannot stat %s", full);
     } else if (S_ISDIR(st.st_mode)) {
       char *kf = fs_join(full, "Kptfile");
@@ -329,7 +328,7 @@ int krm_pkg_read(krm_pkg **out, const char *dir, unsigned flags) {
   return 0;
 }
 
-static int pkg_write(const krm_pkg *p, const char *dir, bool all, bool scratch) {
+int krm_pkg_write_scratch(const krm_pkg *p, const char *dir) {
   int rc = 0;
   for (size_t i = 0; i < p->nfiles && !rc; i++) {
     const krm_file *f = &p->files[i];
@@ -341,7 +340,7 @@ static int pkg_write(const krm_pkg *p, const char *dir, bool all, bool scratch) 
       return ERR_NOMEM;
     rc = yml_file_write(f->yaml, &out);
     if (!rc) {
-      bool need = all || yml_file_touched(f->yaml);
+      bool need = yml_file_touched(f->yaml);
       if (!need) {
         buf cur = BUF_INIT;
         need = fs_read_file(full, KRM_MAX_FILE, &cur) != 0 || cur.len != out.len ||
@@ -356,8 +355,7 @@ static int pkg_write(const krm_pkg *p, const char *dir, bool all, bool scratch) 
           *slash = '/';
         }
         if (!rc)
-          rc = scratch ? scratch_write(full, out.data ? out.data : "", out.len, 0644)
-                       : fs_write_atomic(full, out.data ? out.data : "", out.len, 0644);
+          rc = scratch_write(full, out.data ? out.data : "", out.len, 0644);
       }
     }
     buf_free(&out);
@@ -365,12 +363,6 @@ static int pkg_write(const krm_pkg *p, const char *dir, bool all, bool scratch) 
   }
   return rc;
 }
-
-int krm_pkg_write(const krm_pkg *p, const char *dir, bool all) {
-  return pkg_write(p, dir, all, false);
-}
-
-int krm_pkg_write_scratch(const krm_pkg *p, const char *dir) { return pkg_write(p, dir, false, true); }
 
 /* ---- ResourceList -------------------------------------------------------------------- */
 

@@ -144,13 +144,16 @@ krm_file *krm_pkg_file(const krm_pkg *p, const char *path);
 /* Adds (or replaces) a file; ownership of `yaml` taken, also on failure. */
 int krm_pkg_put(krm_pkg *p, const char *path, yml_file *yaml);
 
-/* Writes every file whose content differs from what is on disk under `dir` (atomically,
- * one file at a time; directories created). With `all`, writes every file. */
-int krm_pkg_write(const krm_pkg *p, const char *dir, bool all);
-
-/* As krm_pkg_write (changed files only) for a private scratch tree: no temporary file, no
- * fsync per file (see cad/scratch.h). */
+/* Writes into a private scratch tree `dir` (see cad/scratch.h: no temporary file, no
+ * fsync per file) every file whose content differs from what is there (all of them in a
+ * fresh directory); directories created. A package the user can see is written with
+ * cad/pkgcommit instead (in place behind an undo journal). */
 int krm_pkg_write_scratch(const krm_pkg *p, const char *dir);
+
+/* Does `path` resolve (realpath: every link followed) to `root_real` or below it?
+ * `root_real` must itself be a real path. False when `path` does not resolve (missing,
+ * a dangling link) or resolves outside. */
+bool krm_path_inside(const char *root_real, const char *path);
 
 /* ---- ResourceList -------------------------------------------------------------------- */
 

@@ -98,8 +98,8 @@ static int cmd_sink(int argc, char **argv) {
       rc = fs_mkdir_p(tmp, 0755);
     }
   }
-  if (!rc) /* a private directory until the rename below */
-    rc = krm_pkg_write(p, tmp, true);
+  if (!rc) /* a private directory until the rename below: no temporary per file */
+    rc = krm_pkg_write_scratch(p, tmp);
   if (!rc) {
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {

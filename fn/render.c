@@ -5,11 +5,11 @@
 #include "base/fs.h"
 #include "base/str.h"
 #include "cad/krm.h"
+#include "cad/pkgcommit.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,214 +206,15 @@ static void report_step(fn_report *rep, const fn_step *step, const fn_outcome *o
     fprintf(log, "  Exit code: %d\n\n", o->exit_code);
 }
 
-/* ---- writing the package back ---- */
+/* ---- writing the package back: cad/pkgcommit (in place, behind an undo journal) ---- */
 
-/* What every file of a package serialized to before any function ran: the rendered
- * package is compared with it, file by file, so that a file no function changed is not
- * rewritten (not even renamed over) and keeps its author's bytes. Sorted by path, as
- * krm_pkg is. */
-typedef struct pkg_snapshot {
-  char **paths;
-  buf *text;
-  size_t n;
-} pkg_snapshot;
-
-static void snapshot_free(pkg_snapshot *s) {
-  for (size_t i = 0; i < s->n; i++) {
-    free(s->paths[i]);
-    buf_free(&s->text[i]);
-  }
-  free(s->paths);
-  free(s->text);
-  memset(s, 0, sizeof(*s));
-}
-
-static int snapshot_take(const krm_pkg *pkg, pkg_snapshot *s) {
-  memset(s, 0, sizeof(*s));
-  s->paths = calloc(pkg->nfiles ? pkg->nfiles : 1, sizeof(char *));
-  s->text = calloc(pkg->nfiles ? pkg->nfiles : 1, sizeof(buf));
-  if (!s->paths || !s->text) {
-    snapshot_free(s);
-    return ERR_NOMEM;
-  }
-  for (size_t i = 0; i < pkg->nfiles; i++, s->n++) {
-    buf_init(&s->text[i], 0);
-    s->paths[i] = str_dup(pkg->files[i].path);
-    int rc = s->paths[i] ? yml_file_write(pkg->files[i].yaml, &s->text[i]) : ERR_NOMEM;
-    if (rc) {
-      s->n++;
-      snapshot_free(s);
-      return rc;
-    }
-  }
-  return 0;
-}
-
-static int cmp_path(const void *key, const void *elem) {
-  return strcmp((const char *)key, *(char *const *)elem);
-}
-
-static const buf *snapshot_find(const pkg_snapshot *s, const char *path) {
-  char *const *hit = s->n ? bsearch(path, s->paths, s->n, sizeof(char *), cmp_path) : NULL;
-  return hit ? &s->text[hit - s->paths] : NULL;
-}
-
-/* ---- temporaries made ahead ----
- * Creating a file is the costly half of a replacement on some file systems (ext4 without a
- * journal scans for an inode not freed in the last 30 s, and the bench's package is
- * recreated before every run). So while the functions run, a thread creates one empty
- * temporary beside each existing file of the package (at most SPARE_MAX); write_package
- * fills those of the files that changed and spare_free removes the others. The thread
- * touches nothing but its own arrays and reads the snapshot's paths (which outlive it); it
- * is always joined before its files are used or removed. */
-#define SPARE_MAX 1024
-
-typedef struct spare_files {
-  pthread_t thread;
-  bool running;
-  char *dir;
-  const pkg_snapshot *snap; /* borrowed: the files to prepare for (same order) */
-  size_t n;
-  char **tmp; /* per snapshot file: the temporary's path, or NULL */
-  int *fd;    /* its open descriptor, or -1 */
-} spare_files;
-
-static void *spare_make(void *arg) {
-  spare_files *sp = arg;
-  for (size_t i = 0; i < sp->n; i++) {
-    if (!fs_path_is_safe(sp->snap->paths[i]))
-      continue;
-    char *full = fs_join(sp->dir, sp->snap->paths[i]);
-    if (full)
-      sp->fd[i] = fs_temp_beside(full, &sp->tmp[i]);
-    free(full);
-  }
-  return NULL;
-}
-
-/* Starts the thread; on any failure there are simply no spares. */
-static void spare_start(spare_files *sp, const char *dir, const pkg_snapshot *snap) {
-  memset(sp, 0, sizeof(*sp));
-  sp->n = snap->n < SPARE_MAX ? snap->n : SPARE_MAX;
-  sp->snap = snap;
-  sp->dir = str_dup(dir);
-  sp->tmp = calloc(sp->n ? sp->n : 1, sizeof(char *));
-  sp->fd = malloc((sp->n ? sp->n : 1) * sizeof(int));
-  for (size_t i = 0; sp->fd && i < sp->n; i++)
-    sp->fd[i] = -1;
-  if (sp->dir && sp->tmp && sp->fd && !pthread_create(&sp->thread, NULL, spare_make, sp))
-    sp->running = true;
-  else
-    sp->n = 0;
-}
-
-static void spare_join(spare_files *sp) {
-  if (sp->running)
-    pthread_join(sp->thread, NULL);
-  sp->running = false;
-}
-
-/* Takes the spare temporary of snapshot file `i` (the caller then owns the descriptor and
- * the path); -1 when there is none. */
-static int spare_take(spare_files *sp, size_t i, char **tmp) {
-  spare_join(sp);
-  if (i >= sp->n || sp->fd[i] < 0)
-    return -1;
-  int fd = sp->fd[i];
-  *tmp = sp->tmp[i];
-  sp->fd[i] = -1;
-  sp->tmp[i] = NULL;
-  return fd;
-}
-
-/* Removes the spares nobody took and frees everything. */
-static void spare_free(spare_files *sp) {
-  spare_join(sp);
-  for (size_t i = 0; i < sp->n; i++) {
-    if (sp->fd[i] >= 0) {
-      close(sp->fd[i]);
-      unlink(sp->tmp[i]);
-    }
-    free(sp->tmp[i]);
-  }
-  free(sp->tmp);
-  free(sp->fd);
-  free(sp->dir);
-  memset(sp, 0, sizeof(*sp));
-}
-
-/* One file to replace: its final path and the temporary beside it. */
-typedef struct staged_file {
-  char *path;
-  char *tmp;
-} staged_file;
-
-/* Writes `after` under `dir` in two phases: every changed or new file is first written
- * to a temporary file beside its target (a spare made ahead when there is one), and only
- * when all of them are written are they renamed into place (so a full disk or an I/O
- * error leaves the package untouched); then the files of `before` that are gone are
- * deleted. Files whose bytes equal the snapshot are left alone. `spare` may be NULL. */
-static int write_package(const char *dir, const pkg_snapshot *before, const krm_pkg *after,
-                         spare_files *spare) {
-  staged_file *staged = calloc(after->nfiles ? after->nfiles : 1, sizeof(staged_file));
-  size_t nstaged = 0;
-  int rc = staged ? 0 : ERR_NOMEM;
-  buf text = BUF_INIT;
-  char *made_dir = NULL; /* the last directory known to exist */
-  for (size_t i = 0; i < after->nfiles && !rc; i++) {
-    const krm_file *f = &after->files[i];
-    if (!fs_path_is_safe(f->path)) {
-      rc = error_set(ERR_INVALID, "%s: path escapes the package", f->path);
-      break;
-    }
-    buf_reset(&text);
-    rc = yml_file_write(f->yaml, &text);
-    const buf *old = rc ? NULL : snapshot_find(before, f->path);
-    if (rc || (old && old->len == text.len && !memcmp(buf_cstr(old), buf_cstr(&text), text.len)))
-      continue;
-    staged_file *sf = &staged[nstaged];
-    sf->path = fs_join(dir, f->path);
-    if (!sf->path) {
-      rc = ERR_NOMEM;
-      break;
-    }
-    nstaged++;
-    int fd = old && spare ? spare_take(spare, (size_t)(old - before->text), &sf->tmp) : -1;
-    if (fd < 0) {
-      char *slash = strrchr(sf->path, '/');
-      *slash = 0;
-      if (!made_dir || strcmp(made_dir, sf->path)) {
-        rc = fs_mkdir_p(sf->path, 0755);
-        free(made_dir);
-        made_dir = rc ? NULL : str_dup(sf->path);
-      }
-      *slash = '/';
-      if (!rc && (fd = fs_temp_beside(sf->path, &sf->tmp)) < 0)
-        rc = error_code();
-    }
-    if (!rc)
-      rc = fs_fill_temp(fd, sf->path, text.data, text.len, 0644); /* fsync per fs_set_sync */
-  }
-  for (size_t i = 0; i < nstaged; i++) {
-    staged_file *sf = &staged[i];
-    if (!rc && rename(sf->tmp, sf->path) < 0)
-      rc = error_set_errno(ERR_IO, "cannot move %s into place", sf->path);
-    if (rc && sf->tmp)
-      unlink(sf->tmp);
-    free(sf->tmp);
-    free(sf->path);
-  }
-  free(staged);
-  free(made_dir);
-  buf_free(&text);
-  for (size_t i = 0; !rc && i < before->n; i++) {
-    if (krm_pkg_file(after, before->paths[i]) || !fs_path_is_safe(before->paths[i]))
-      continue;
-    char *p = fs_join(dir, before->paths[i]);
-    if (!p || (unlink(p) < 0 && errno != ENOENT))
-      rc = error_set_errno(ERR_IO, "cannot delete %s", before->paths[i]);
-    free(p);
-  }
+/* Repairs `dir` if a previous write was interrupted, before the package is read; says so
+ * on `log`. */
+static int recover_package(const char *dir, FILE *log) {
+  int restored = 0;
+  int rc = pkgcommit_recover(dir, &restored);
+  if (!rc && restored && log)
+    fprintf(log, "recovered %d file(s) of an interrupted render in %s\n", restored, dir);
   return rc;
 }
 
@@ -428,16 +229,18 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
                     const yml_node *selectors, fn_report *rep, FILE *log) {
   krm_pkg *pkg = NULL, *after = NULL;
   yml_file *rl = NULL;
-  pkg_snapshot snap;
+  pkgcommit_snapshot snap;
   memset(&snap, 0, sizeof(snap));
   /* The function's sandbox builds (in its own processes) while the package is read. */
   fn_prepared *prep = fn_prepare_step(env, step);
-  int rc = krm_pkg_read(&pkg, dir, KRM_READ_SUBPACKAGES);
+  int rc = recover_package(dir, log);
+  if (!rc)
+    rc = krm_pkg_read(&pkg, dir, KRM_READ_SUBPACKAGES);
   if (rc) {
     fn_prepared_free(prep);
     return rc;
   }
-  rc = snapshot_take(pkg, &snap);
+  rc = pkgcommit_snapshot_take(&snap, pkg);
   if (!rc)
     rc = krm_rl_from_pkg(&rl, pkg, NULL);
   yml_node *config = NULL;
@@ -450,8 +253,8 @@ int fn_eval_package(const fn_env *env, const char *dir, const fn_step *step,
   if (!rc)
     rc = krm_rl_to_pkg(&after, yml_file_doc(rl, 0));
   if (!rc)
-    rc = write_package(dir, &snap, after, NULL);
-  snapshot_free(&snap);
+    rc = pkgcommit_write(dir, &snap, after);
+  pkgcommit_snapshot_free(&snap);
   yml_file_free(rl);
   krm_pkg_free(pkg);
   krm_pkg_free(after);
@@ -1055,11 +858,13 @@ done:
 int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_report *rep,
                       FILE *log) {
   krm_pkg *all = NULL;
-  pkg_snapshot before;
+  pkgcommit_snapshot before;
   memset(&before, 0, sizeof(before));
   render_ctx ctx = {.env = env, .root_dir = dir, .allow_exec = allow_exec, .rep = rep, .log = log};
   char *kptfile = fs_join(dir, "Kptfile");
   int rc = kptfile ? 0 : ERR_NOMEM;
+  if (!rc && fs_is_dir(dir))
+    rc = recover_package(dir, log); /* an interrupted write is undone before anything else */
   if (!rc && !fs_exists(kptfile))
     rc = error_set(ERR_NOTFOUND, "%s is not a kpt package (no Kptfile)", dir);
   free(kptfile);
@@ -1084,21 +889,16 @@ int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_re
       plan_prepare_ahead(&ctx);
   }
   if (!rc)
-    rc = snapshot_take(all, &before);
-  spare_files spare;
-  memset(&spare, 0, sizeof(spare));
-  if (!rc)
-    spare_start(&spare, dir, &before);
+    rc = pkgcommit_snapshot_take(&before, all);
   if (!rc)
     rc = render_one(&ctx, "", all);
   plan_free(&ctx); /* cancels what a failure left unused */
-  if (!rc)
-    rc = write_package(dir, &before, all, &spare);
-  spare_free(&spare); /* removes the temporaries not used (all of them on a failure) */
+  if (!rc) /* only once every function passed: a failure leaves the package untouched */
+    rc = pkgcommit_write(dir, &before, all);
   if (!rc && log)
     fprintf(log, "\nSuccessfully executed %d function(s) in %d package(s).\n", rep->functions,
             rep->packages);
-  snapshot_free(&before);
+  pkgcommit_snapshot_free(&before);
   krm_pkg_free(all);
   return rc;
 }

@@ -23,7 +23,19 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missin
 # libcurl and libgit2 are not linked: base/lazy_curl.c and base/lazy_git2.c load them on
 # first use (their ~30 dependencies cost ~10 ms at every start otherwise; see base/lazylib.h).
 LINK_PKGS := $(filter-out libcurl libgit2,$(PKGS))
-LDLIBS_BASE := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm -ldl
+# The libraries are linked statically when their archives (from the same -dev packages)
+# are there: every shared object costs start-up time on every `portico` command (dynamic
+# relocation and page faults: `portico --version` takes ~1.7 ms static against ~4.5 ms,
+# measured with perf stat). libc and libm stay shared (lazylib needs dlopen). OpenSSL's
+# static copy is private to the binary (none of its symbols is exported), so the shared
+# one that the lazily loaded libcurl brings is a separate copy; no object crosses over.
+STATIC_ARCHIVES := libuv_a libjansson libyaml libsqlite3 libseccomp libhttp_parser libssl libcrypto
+MISSING_STATIC := $(shell for a in $(STATIC_ARCHIVES); do $(CC) -print-file-name=$$a.a | grep -q / || echo $$a; done)
+ifeq ($(MISSING_STATIC),)
+  LDLIBS_BASE := -Wl,-Bstatic $(patsubst lib%,-l%,$(STATIC_ARCHIVES)) -Wl,-Bdynamic -lpthread -lm -ldl
+else
+  LDLIBS_BASE := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm -ldl
+endif
 
 ifeq ($(SANITIZER),)
   BUILD    := build/release

@@ -176,6 +176,8 @@ int proc_finish(const proc_spec *spec, proc_child *child, proc_result *result) {
   }
   if (killed_for != PROC_EXITED)
     kill(-pid, SIGKILL);
+  else if (spec->on_output && child->out < 0 && child->err < 0)
+    spec->on_output(spec->on_output_arg, &result->out);
   int status = 0;
   reap(pid, &status, &result->cpu_ms);
   /* Whatever the child left behind in its group goes too. */

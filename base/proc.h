@@ -34,6 +34,13 @@ typedef struct proc_spec {
    * sandbox: the child starts in its new namespaces); the child then must not call into
    * anything but system calls (no atfork handlers ran), as `setup` already must not. */
   unsigned long clone_flags;
+  /* proc_finish only, optional: called once, as soon as the child has closed its stdout
+   * and stderr (all of its output is in `out`), before waiting for its exit (which can
+   * take a while more: a sandbox's namespaces are torn down first), so that the caller can
+   * start on the output early. Not called when the child was killed for a limit. `out`
+   * is borrowed for the call only. */
+  void (*on_output)(void *arg, const buf *out);
+  void *on_output_arg;
 } proc_spec;
 
 typedef enum {

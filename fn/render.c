@@ -542,7 +542,7 @@ done:
 /* ---- render: the pipeline steps of the whole tree, their sandboxes built ahead ---- */
 
 #define PLAN_MAX_STEPS 1024 /* steps whose sandbox may be prepared ahead (more run cold) */
-#define PLAN_AHEAD 2        /* sandboxes built ahead of the running function */
+#define PLAN_AHEAD 3        /* sandboxes built ahead of the running function */
 
 /* One pipeline entry in the order render will run it, and its sandbox once prepared. */
 typedef struct planned_step {

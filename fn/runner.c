@@ -175,6 +175,35 @@ static void release_ahead(fn_prepared *p, const buf *data) {
   error_clear();
 }
 
+/* What happens while a finished function's sandbox is torn down (its exit status comes
+ * after that): the next function starts on the output, and the output is parsed as if the
+ * status will be 0 (it almost always is; when not, the parse is undone). */
+typedef struct early_output {
+  fn_prepared *next;
+  fn_outcome *out;
+  bool parsed;
+} early_output;
+
+static void take_output(fn_outcome *out, const buf *text, bool exited_ok);
+
+static void on_output(void *arg, const buf *text) {
+  early_output *e = arg;
+  release_ahead(e->next, text);
+  take_output(e->out, text, true);
+  e->parsed = true;
+}
+
+/* Forgets what take_output(..., true) put in `out`. */
+static void outcome_unparse(fn_outcome *out) {
+  yml_file_free(out->output);
+  out->output = NULL;
+  out->ok = false;
+  out->exit_code = 0;
+  out->message[0] = 0;
+  json_decref(out->results);
+  out->results = json_array();
+}
+
 int fn_run_step(const fn_env *env, const fn_step *step, const yml_file *input, fn_outcome *out) {
   return fn_run_step_prepared(env, step, input, NULL, NULL, out);
 }
@@ -217,6 +246,7 @@ int fn_run_step_prepared(const fn_env *env, const fn_step *step, const yml_file 
   } else {
     sandbox_result sr;
     memset(&sr, 0, sizeof(sr));
+    early_output early = {.next = next, .out = out};
     /* A sandbox released ahead on a guess of this input is used only when the guess was
      * right to the byte; otherwise it is killed and the step runs from scratch. */
     bool usable = prepared_for(prep, step) &&
@@ -225,7 +255,11 @@ int fn_run_step_prepared(const fn_env *env, const fn_step *step, const yml_file 
     if (usable) {
       buf_init(&sr.out, 0);
       buf_init(&sr.err, 0);
-      rc = sandbox_finish(prep->sp, in.data, in.len, &sr);
+      /* The next function starts on this one's output as it is, as soon as it is all
+       * there (before this sandbox is torn down), while it is checked and parsed here:
+       * usually the parse and the next input give back the same bytes. A failure of this
+       * function stops the pipeline, which cancels the next one. */
+      rc = sandbox_finish(prep->sp, in.data, in.len, on_output, &early, &sr);
       prep->sp = NULL; /* freed by sandbox_finish */
     } else {
       char self[PATH_MAX];
@@ -239,20 +273,22 @@ int fn_run_step_prepared(const fn_env *env, const fn_step *step, const yml_file 
       spec.stdin_data = in.data;
       spec.stdin_len = in.len;
       rc = sandbox_run(&spec, &sr);
+      if (!rc && sr.outcome == SANDBOX_OK && sr.exit_code == 0)
+        release_ahead(next, &sr.out);
     }
     if (!rc) {
       buf_append(&out->stderr_text, sr.err.data ? sr.err.data : "",
                  sr.err.len < ((size_t)64 << 10) ? sr.err.len : ((size_t)64 << 10));
-      if (sr.outcome == SANDBOX_OK) {
+      /* on_output parsed the output already: that stands when the function exited 0. */
+      bool parsed = early.parsed && sr.outcome == SANDBOX_OK && sr.exit_code == 0;
+      if (early.parsed && !parsed)
+        outcome_unparse(out);
+      if (!parsed && sr.outcome == SANDBOX_OK) {
         out->exit_code = sr.exit_code;
-        /* The next function starts on this output as it is while it is parsed here (the
-         * usual case: the parse and the next input give back the same bytes). */
-        if (sr.exit_code == 0)
-          release_ahead(next, &sr.out);
         take_output(out, &sr.out, sr.exit_code == 0);
         if (sr.exit_code != 0)
           snprintf(out->message, sizeof(out->message), "exited with code %d", sr.exit_code);
-      } else {
+      } else if (!parsed) {
         out->exit_code = 1;
         char why[300];
         sandbox_describe(&sr, why, sizeof(why));

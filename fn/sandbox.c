@@ -258,11 +258,10 @@ static __attribute__((noreturn)) void child_exec(const child_plan *plan, int lif
       signal(s, SIG_DFL);
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &plan->prog) < 0)
     child_fail(plan, "seccomp");
-  /* The barrier: a sandbox may be built ahead of its turn (sandbox_start); the function
-   * starts only when its input starts to arrive on stdin, or stdin is closed empty. */
-  struct pollfd in = {0, POLLIN, 0};
-  while (poll(&in, 1, -1) < 0 && errno == EINTR)
-    ;
+  /* No barrier: a sandbox built ahead of its turn (sandbox_start) starts its function now,
+   * which then waits for its input on stdin like any filter, so that its own start-up (an
+   * interpreter, a dynamic loader) overlaps whatever runs before it. Every limit is already
+   * in force; the wall time counts from the release. */
   static char *const empty_env[] = {NULL};
   execve(plan->exe, plan->argv, plan->envp ? plan->envp : empty_env);
   child_fail(plan, "exec");
@@ -701,6 +700,11 @@ struct sandbox_proc {
    * is reaped). -1 when unused. */
   int from_p, to_p, lifeline;
   bool mapped; /* the uid/gid maps are written (or there is nothing to write) */
+  /* Root: the thread that writes P's maps as soon as P asks (so that P reaches its exec
+   * without waiting for the caller), and the pipe that tells it to give up. */
+  pthread_t mapper;
+  bool mapper_running;
+  int stop[2];
 };
 
 static void close_fd(int *fd) {
@@ -713,19 +717,16 @@ static void close_fd(int *fd) {
  * waits for our 'm'). Waits at most the wall time limit for P to get there; when P failed
  * before (its report says why) or the maps cannot be written, P is left without its 'm'
  * and fails at "uid-map-handshake". */
-static void sandbox_map_ids(sandbox_proc *sp) {
-  if (sp->mapped)
-    return;
-  sp->mapped = true;
+static void map_ids_now(sandbox_proc *sp) {
   if (sp->from_p < 0)
     return;
-  struct pollfd p = {sp->from_p, POLLIN, 0};
+  struct pollfd p[2] = {{sp->from_p, POLLIN, 0}, {sp->stop[0], POLLIN, 0}};
   int wait_ms = sp->limits.wall_ms > 0 && sp->limits.wall_ms < 600000 ? (int)sp->limits.wall_ms : 600000;
   int ready;
-  while ((ready = poll(&p, 1, wait_ms)) < 0 && errno == EINTR)
+  while ((ready = poll(p, sp->stop[0] >= 0 ? 2 : 1, wait_ms)) < 0 && errno == EINTR)
     ;
   char c = 0;
-  if (ready <= 0 || read(sp->from_p, &c, 1) != 1 || c != 'u') {
+  if (ready <= 0 || p[1].revents || read(sp->from_p, &c, 1) != 1 || c != 'u') {
     close_fd(&sp->to_p);
     return;
   }
@@ -739,6 +740,37 @@ static void sandbox_map_ids(sandbox_proc *sp) {
   if (!rc && write(sp->to_p, &c, 1) != 1)
     rc = -1;
   close_fd(&sp->to_p);
+}
+
+static void *mapper_main(void *arg) {
+  map_ids_now(arg);
+  return NULL;
+}
+
+/* The maps are written (by the mapper thread, waited for here, or now when there is no
+ * thread); P has its 'm' or never will. */
+static void sandbox_map_ids(sandbox_proc *sp) {
+  if (sp->mapped)
+    return;
+  sp->mapped = true;
+  if (sp->mapper_running)
+    pthread_join(sp->mapper, NULL);
+  else
+    map_ids_now(sp);
+  sp->mapper_running = false;
+}
+
+/* For a sandbox that will not run: stops a mapper still waiting for P and joins it (P
+ * will not get its 'm'); nothing is waited for without a mapper. */
+static void sandbox_stop_mapper(sandbox_proc *sp) {
+  if (!sp->mapper_running) {
+    sp->mapped = true;
+    return;
+  }
+  char c = 's';
+  if (write(sp->stop[1], &c, 1) != 1)
+    log_warn(NULL, "sandbox: cannot stop the uid-map thread: %s", strerror(errno));
+  sandbox_map_ids(sp);
 }
 
 static int64_t mono_ms(void) {
@@ -768,6 +800,8 @@ int sandbox_release(sandbox_proc *sp, const void *data, size_t len) {
 }
 
 static void proc_free(sandbox_proc *sp) {
+  close_fd(&sp->stop[0]);
+  close_fd(&sp->stop[1]);
   close_fd(&sp->report[0]);
   close_fd(&sp->report[1]);
   close_fd(&sp->from_p);
@@ -789,6 +823,7 @@ int sandbox_start(const sandbox_spec *spec, sandbox_proc **out) {
   sp->plan = plan;
   sp->report[0] = sp->report[1] = -1;
   sp->from_p = sp->to_p = sp->lifeline = -1;
+  sp->stop[0] = sp->stop[1] = -1;
   sp->mapped = true; /* until there is a handshake to do */
   plan->to_parent = plan->from_parent = plan->lifeline = -1;
   sp->limits = spec->limits;
@@ -866,6 +901,12 @@ int sandbox_start(const sandbox_spec *spec, sandbox_proc **out) {
                    strerror(saved));
   if (rc)
     goto fail;
+  /* Root: P asks for its maps once its other namespaces and root are built; a thread
+   * answers, so that P goes on to its exec while the caller does other work. Without the
+   * thread (it could not start), the maps are written at the release. */
+  if (!sp->mapped && pipe2(sp->stop, O_CLOEXEC) == 0 &&
+      pthread_create(&sp->mapper, NULL, mapper_main, sp) == 0)
+    sp->mapper_running = true;
   *out = sp;
   return 0;
 fail:
@@ -876,11 +917,13 @@ fail:
 void sandbox_cancel(sandbox_proc *sp) {
   if (!sp)
     return;
+  sandbox_stop_mapper(sp);
   proc_abort(&sp->child);
   proc_free(sp);
 }
 
 int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
+                   void (*on_output)(void *arg, const buf *out), void *on_output_arg,
                    sandbox_result *result) {
   result->detail[0] = 0;
   result->limits = sp->limits;
@@ -900,6 +943,8 @@ int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
       .stdout_limit = (size_t)l->output_bytes,
       .stderr_limit = (size_t)l->output_bytes,
       .timeout_ms = wall,
+      .on_output = on_output,
+      .on_output_arg = on_output_arg,
   };
   sandbox_map_ids(sp);
   proc_result pr;
@@ -948,7 +993,7 @@ int sandbox_run(const sandbox_spec *spec, sandbox_result *result) {
   int rc = sandbox_start(spec, &sp);
   if (rc)
     return rc;
-  return sandbox_finish(sp, spec->stdin_data, spec->stdin_len, result);
+  return sandbox_finish(sp, spec->stdin_data, spec->stdin_len, NULL, NULL, result);
 }
 
 void sandbox_result_free(sandbox_result *result) {

@@ -110,9 +110,10 @@ bool sandbox_available(char *why, size_t why_size);
 int sandbox_run(const sandbox_spec *spec, sandbox_result *result);
 
 /* sandbox_run in two halves, so that a caller can build the next function's sandbox while
- * the current function runs (render does): sandbox_start builds the whole sandbox up to
- * the function's exec (processes, namespaces, root, uid map, limits, seccomp) and leaves
- * it waiting for its input; spec->stdin_data is not used. sandbox_finish hands it the input
+ * the current function runs (render does): sandbox_start builds the whole sandbox
+ * (processes, namespaces, root, uid map, limits, seccomp) and starts the function in it,
+ * which then waits for its input on stdin, so its own start-up overlaps the caller's work;
+ * spec->stdin_data is not used. sandbox_finish hands it the input
  * (its wall time counts from here), waits for the function and fills `result` (zeroed by
  * the caller; free with sandbox_result_free) with sandbox_run's return convention.
  * sandbox_cancel kills a started sandbox that will not run. Every started sandbox ends in
@@ -126,7 +127,11 @@ int sandbox_start(const sandbox_spec *spec, sandbox_proc **out);
  * the rest); a caller that finds the input was not the right one cancels instead.
  * ERR_INVALID when already released. */
 int sandbox_release(sandbox_proc *sp, const void *data, size_t len);
+/* `on_output` (may be NULL) is proc_spec's: called with the function's whole stdout as
+ * soon as the function closed its output, before its exit status is known (the
+ * namespaces' tear-down comes first), e.g. to release the next function on it. */
 int sandbox_finish(sandbox_proc *sp, const void *stdin_data, size_t stdin_len,
+                   void (*on_output)(void *arg, const buf *out), void *on_output_arg,
                    sandbox_result *result);
 void sandbox_cancel(sandbox_proc *sp);
 

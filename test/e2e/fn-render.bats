@@ -282,6 +282,22 @@ SH
   diff -r "$A" "$B"
 }
 
+@test "a mutator that writes a valid list and then exits non-zero fails the render; nothing is written" {
+  resources
+  # Its output is complete (and already parsed, and handed to the next step) before its
+  # exit status is known: the status must still decide.
+  printf '#!/bin/sh\ncat\nexec >&-\necho "changed my mind" >&2\nexit 3\n' >"$FNS/late-fail.sh"
+  chmod 755 "$FNS/late-fail.sh"
+  kptfile "$A" pkg 'pipeline:' '  mutators:' "    - exec: $FNS/rename.sh" "    - exec: $FNS/late-fail.sh" \
+    "    - exec: $FNS/scale.sh"
+  both --allow-exec
+  [ "$KPT_STATUS" -ne 0 ] && [ "$PORTICO_STATUS" -eq 1 ]
+  [[ "$output" == *"changed my mind"* ]]
+  [[ "$output" == *"Exit code: 3"* ]]
+  diff -r "$BATS_TEST_TMPDIR/original" "$B"
+  diff -r "$A" "$B"
+}
+
 @test "a built-in in the Kptfile pipeline renders in process" {
   resources
   kptfile "$A" pkg 'pipeline:' '  mutators:' '    - image: gcr.io/kpt-fn/set-namespace:v0.4.1' '      configMap:' '        namespace: prod' \

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 START_TEST(error_set_and_prefix) {
@@ -199,6 +200,55 @@ START_TEST(proc_start_then_finish_or_abort) {
 }
 END_TEST
 
+typedef struct hook_seen {
+  int calls;
+  int pid;
+  bool child_running; /* not yet reaped when the hook ran */
+  char out[64];
+} hook_seen;
+
+static void record_output(void *arg, const buf *out) {
+  hook_seen *h = arg;
+  h->calls++;
+  siginfo_t si;
+  memset(&si, 0, sizeof(si)); /* WNOWAIT: looks without reaping */
+  h->child_running = waitid(P_PID, (id_t)h->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
+  snprintf(h->out, sizeof(h->out), "%s", buf_cstr(out));
+}
+
+START_TEST(proc_output_hook_runs_before_the_exit) {
+  char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+  /* Closes its output, then lives on a while: the hook sees all of the output while the
+   * child still runs, and the exit status still comes through. */
+  char *argv[] = {"sh", "-c", "echo out; exec >&- 2>&-; sleep 0.3; exit 3", NULL};
+  hook_seen h = {0};
+  proc_spec spec = {.argv = argv, .envp = envp, .timeout_ms = 10000};
+  proc_child child;
+  ck_assert_int_eq(proc_start(&spec, &child), 0);
+  h.pid = child.pid;
+  proc_spec fin = {.timeout_ms = 10000, .on_output = record_output, .on_output_arg = &h};
+  proc_result r = {0};
+  ck_assert_int_eq(proc_finish(&fin, &child, &r), 0);
+  ck_assert_int_eq(h.calls, 1);
+  ck_assert(h.child_running);
+  ck_assert_str_eq(h.out, "out\n");
+  ck_assert_int_eq(r.outcome, PROC_EXITED);
+  ck_assert_int_eq(r.exit_code, 3);
+  proc_result_free(&r);
+
+  /* Killed for a limit: no hook. */
+  char *yes[] = {"yes", NULL};
+  hook_seen h2 = {0};
+  proc_spec spam = {.argv = yes, .envp = envp, .timeout_ms = 5000, .stdout_limit = 1 << 16,
+                    .on_output = record_output, .on_output_arg = &h2};
+  proc_result r2 = {0};
+  ck_assert_int_eq(proc_run(&spam, &r2), 0);
+  ck_assert_int_eq(r2.outcome, PROC_OUTPUT_LIMIT);
+  ck_assert_int_eq(h2.calls, 0);
+  proc_result_free(&r2);
+}
+END_TEST
+
 START_TEST(log_redacts_userinfo) {
   char out[128];
   log_redact_url("https://user:secret@example.com/repo.git", out, sizeof(out));
@@ -222,6 +272,7 @@ static Suite *base_suite(void) {
   tcase_add_test(tc, proc_runs_and_collects);
   tcase_add_test(tc, proc_timeout_and_output_limit);
   tcase_add_test(tc, proc_start_then_finish_or_abort);
+  tcase_add_test(tc, proc_output_hook_runs_before_the_exit);
   tcase_add_test(tc, log_redacts_userinfo);
   suite_add_tcase(s, tc);
   return s;

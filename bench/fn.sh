@@ -14,17 +14,20 @@ trap 'rm -rf "$work"' EXIT
 have_kpt=1
 command -v kpt >/dev/null || { have_kpt=0; echo "NOTE: kpt not installed; kpt anchors skipped"; }
 
-ms_now() { date +%s%N; }
+# Wall times come from bash's own clock ($EPOCHREALTIME, microseconds): reading it starts
+# no process, so a figure is the command's own. (A `date` on each side, as before, added
+# about 2 ms of fork and exec to every measurement, portico's and kpt's alike.)
+now_us() { REPLY=${EPOCHREALTIME/./}; }
 # median_ms N CMD...: runs CMD N times, prints the median wall time in ms (one decimal).
 median_ms() {
   local n=$1; shift
-  local times=()
+  local walls=() t0
   for _ in $(seq "$n"); do
-    local t0; t0=$(ms_now)
+    now_us; t0=$REPLY
     "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; echo "nan"; return 1; }
-    times+=($(( $(ms_now) - t0 )))
+    now_us; walls+=($(( REPLY - t0 )))
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f\n", a[int((NR+1)/2)]/1e6}'
+  printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f\n", a[int((NR+1)/2)]/1e3}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1fx", b / a; else print "n/a" }'; }
 
@@ -76,23 +79,31 @@ spec:
           image: nginx
 YAML
 done
+# children_cpu_ms FILE: the children's user + system time in a saved `times` output (ms).
+children_cpu_ms() {
+  awk 'NR == 2 { t = 0; for (i = 1; i <= NF; i++) { split($i, m, "m"); t += m[1] * 60 + m[2] }; printf "%.0f", t * 1000 }' "$1"
+}
 # median_render N DEST CMD...: fresh copy of the package at DEST before each (untimed) run.
 # Prints the median wall time and the median CPU time (user + system of the command and
-# every process it started: load-independent) in ms.
+# every process it started: load-independent) in ms. The CPU time is the difference of
+# bash's `times` (its reaped children) around the command, saved to files so that no
+# process runs inside the timed region but the command.
 median_render() {
   local n=$1 dest=$2; shift 2
-  local times=() cpus=()
+  local walls=() cpus=() t0 st
   for _ in $(seq "$n"); do
     rm -rf "$dest" && cp -r "$R/pkg" "$dest"
-    local t0 cpu; t0=$(ms_now)
-    # `times` in the subshell: its own line, then its children's (user and system).
-    cpu=$( ( "$@" "$dest" --allow-exec >/dev/null 2>&1 || echo FAILED; times ) )
-    times+=($(( $(ms_now) - t0 )))
-    [[ "$cpu" == FAILED* ]] && { echo "FAILED: $*" >&2; echo "nan nan"; return 1; }
-    cpus+=("$(tail -1 <<<"$cpu" | awk '{ t = 0; for (i = 1; i <= NF; i++) { split($i, m, "m"); t += m[1] * 60 + m[2] }; printf "%.0f", t * 1000 }')")
+    times >"$work/cpu0"
+    now_us; t0=$REPLY
+    "$@" "$dest" --allow-exec >/dev/null 2>&1
+    st=$?
+    now_us; walls+=($(( REPLY - t0 )))
+    times >"$work/cpu1"
+    [ "$st" -ne 0 ] && { echo "FAILED: $*" >&2; echo "nan nan"; return 1; }
+    cpus+=($(( $(children_cpu_ms "$work/cpu1") - $(children_cpu_ms "$work/cpu0") )))
   done
   local w c
-  w=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1e6}')
+  w=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1e3}')
   c=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}')
   echo "$w $c"
 }

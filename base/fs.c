@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int fs_read_file(const char *path, size_t limit, buf *out) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return error_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "cannot open %s", path);
+/* Appends what `fd` holds to `out` and closes it. With `short_is_eof` (a regular file: it
+ * gives fewer bytes than asked only at its end), the first short read ends it, which
+ * spares the read that would return 0. */
+static int read_fd(int fd, const char *path, size_t limit, buf *out, bool short_is_eof) {
   int rc = 0;
   size_t start = out->len;
   char chunk[65536];
@@ -36,6 +36,8 @@ int fs_read_file(const char *path, size_t limit, buf *out) {
     }
     if ((rc = buf_append(out, chunk, (size_t)n)))
       break;
+    if (short_is_eof && (size_t)n < sizeof(chunk))
+      break;
   }
   close(fd);
   if (rc) {
@@ -44,6 +46,20 @@ int fs_read_file(const char *path, size_t limit, buf *out) {
       out->data[start] = '\0';
   }
   return rc;
+}
+
+int fs_read_file(const char *path, size_t limit, buf *out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return error_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "cannot open %s", path);
+  return read_fd(fd, path, limit, out, false);
+}
+
+int fs_read_regular(const char *path, size_t limit, buf *out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    return error_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "cannot open %s", path);
+  return read_fd(fd, path, limit, out, true);
 }
 
 static _Atomic bool fs_sync_writes = true;

@@ -19,6 +19,11 @@
 /* Appends the whole file to `out`. ERR_NOTFOUND, ERR_LIMIT (bigger than `limit`), ERR_IO. */
 int fs_read_file(const char *path, size_t limit, buf *out);
 
+/* fs_read_file for a path that was a regular file when its directory was listed (readdir's
+ * d_type), in the fewest system calls: open (never through a symbolic link: ERR_IO; never
+ * blocking), read until the first short read (a regular file's end), close. */
+int fs_read_regular(const char *path, size_t limit, buf *out);
+
 /* Replaces `path` with `data` atomically (temp file + fsync + rename). `mode` for a new
  * file. On failure the old file is untouched and no temporary is left behind. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);

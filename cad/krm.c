@@ -227,8 +227,9 @@ int krm_pkg_add_text(krm_pkg *p, const char *path, const char *text, size_t len)
   return 0;
 }
 
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+/* Names as read_dir stores them: a d_type byte, then the name. */
+static int cmp_typed_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
 bool krm_path_inside(const char *root_real, const char *path) {
@@ -246,6 +247,7 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
   DIR *d = opendir(dir);
   if (!d)
     return error_set_errno(ERR_IO, "cannot read directory %s", dir);
+  /* Each name is stored after a byte that holds its d_type ('A' + d_type: never NUL). */
   char **names = NULL;
   size_t n = 0, cap = 0;
   int rc = 0;
@@ -253,6 +255,8 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
   while ((de = readdir(d)) != NULL) {
     if (de->d_name[0] == '.')
       continue; /* ., .., .git, hidden files */
+    if (de->d_type == DT_REG && !krm_is_yaml_name(de->d_name))
+      continue; /* a regular file that is not YAML: nothing to read, nothing to stat */
     if (n == cap) {
       cap = cap ? cap * 2 : 32;
       char **nn = realloc(names, cap * sizeof(*nn));
@@ -262,7 +266,7 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
       }
       names = nn;
     }
-    if (!(names[n] = str_dup(de->d_name))) {
+    if (!(names[n] = str_printf("%c%s", 'A' + de->d_type, de->d_name))) {
       rc = ERR_NOMEM;
       break;
     }
@@ -273,14 +277,27 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
     }
   }
   closedir(d);
-  if (!rc)
-    qsort(names, n, sizeof(*names), cmp_names);
+  if (!rc && n > 1)
+    qsort(names, n, sizeof(*names), cmp_typed_names);
   for (size_t i = 0; i < n && !rc; i++) {
-    char *full = fs_join(dir, names[i]);
-    char *r = rel[0] ? str_printf("%s/%s", rel, names[i]) : str_dup(names[i]);
+    unsigned char type = (unsigned char)(names[i][0] - 'A');
+    const char *name = names[i] + 1;
+    char *full = fs_join(dir, name);
+    char *r = rel[0] ? str_printf("%s/%s", rel, name) : str_dup(name);
     struct stat st;
     if (!full || !r) {
       rc = ERR_NOMEM;
+    } else if (type == DT_REG) {
+      /* Known regular and YAML from the listing: read it at once (no lstat). */
+      if (!(strcmp(name, "Kptfile") == 0 && (flags & KRM_READ_NO_KPTFILE))) {
+        buf text = BUF_INIT;
+        rc = fs_read_regular(full, KRM_MAX_FILE, &text);
+        if (rc)
+          error_prefix("%s", r);
+        else
+          rc = krm_pkg_add_text(p, r, text.data, text.len);
+        buf_free(&text);
+      }
     } else if (lstat(full, &st) != 0) {
       rc = error_set_errno(ERR_IO, "cannot stat %s", full);
     } else if (S_ISLNK(st.st_mode) && !krm_path_inside(root_real, full)) {
@@ -293,8 +310,8 @@ static int read_dir(krm_pkg *p, const char *root_real, const char *dir, const ch
       free(kf);
       if (!sub || (flags & KRM_READ_SUBPACKAGES))
         rc = read_dir(p, root_real, full, r, flags, depth + 1);
-    } else if (S_ISREG(st.st_mode) && krm_is_yaml_name(names[i]) &&
-               !(strcmp(names[i], "Kptfile") == 0 && (flags & KRM_READ_NO_KPTFILE))) {
+    } else if (S_ISREG(st.st_mode) && krm_is_yaml_name(name) &&
+               !(strcmp(name, "Kptfile") == 0 && (flags & KRM_READ_NO_KPTFILE))) {
       buf text = BUF_INIT;
       rc = fs_read_file(full, KRM_MAX_FILE, &text);
       if (rc)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 START_TEST(error_set_and_prefix) {
   ck_assert_int_eq(error_set(ERR_NOTFOUND, "no %s", "thing"), ERR_NOTFOUND);
@@ -108,6 +109,39 @@ START_TEST(fs_atomic_write_and_bounded_read) {
   free(missing);
   free(file);
   free(sub);
+  free(dir);
+}
+END_TEST
+
+START_TEST(fs_read_regular_reads_to_the_end_and_never_through_a_link) {
+  char *dir = testutil_tmpdir();
+  char *small = fs_join(dir, "small"), *big = fs_join(dir, "big"), *link = fs_join(dir, "link");
+  /* A file of several read chunks plus a tail, and one exactly a chunk long. */
+  size_t sizes[] = {200000, 65536, 5};
+  for (size_t k = 0; k < 3; k++) {
+    buf data = BUF_INIT;
+    for (size_t i = 0; i < sizes[k]; i++)
+      ck_assert_int_eq(buf_append(&data, &"abcdefg"[i % 7], 1), 0);
+    ck_assert_int_eq(fs_write_atomic(k == 2 ? small : big, data.data, data.len, 0644), 0);
+    buf got = BUF_INIT;
+    ck_assert_int_eq(fs_read_regular(k == 2 ? small : big, 1 << 20, &got), 0);
+    ck_assert_uint_eq(got.len, sizes[k]);
+    ck_assert(!memcmp(got.data, data.data, data.len));
+    buf_free(&got);
+    buf_free(&data);
+  }
+  buf got = BUF_INIT;
+  ck_assert_int_eq(fs_read_regular(big, 1000, &got), ERR_LIMIT);
+  ck_assert_uint_eq(got.len, 0);
+  ck_assert_int_eq(symlink(small, link), 0);
+  ck_assert_int_eq(fs_read_regular(link, 1000, &got), ERR_IO);
+  ck_assert_int_eq(fs_read_file(link, 1000, &got), 0); /* the general reader follows it */
+  ck_assert_str_eq(buf_cstr(&got), "abcde");
+  buf_free(&got);
+  testutil_rmtree(dir);
+  free(small);
+  free(big);
+  free(link);
   free(dir);
 }
 END_TEST
@@ -268,6 +302,7 @@ static Suite *base_suite(void) {
   tcase_add_test(tc, str_parsing);
   tcase_add_test(tc, fs_safe_paths);
   tcase_add_test(tc, fs_atomic_write_and_bounded_read);
+  tcase_add_test(tc, fs_read_regular_reads_to_the_end_and_never_through_a_link);
   tcase_add_test(tc, jpath_get_set_del);
   tcase_add_test(tc, proc_runs_and_collects);
   tcase_add_test(tc, proc_timeout_and_output_limit);

@@ -6,14 +6,11 @@
 #include "base/fs.h"
 #include "base/jpath.h"
 #include "base/log.h"
-#include "base/mem.h"
 #include "base/proc.h"
 #include "base/str.h"
 
 #include <signal.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -146,39 +143,6 @@ START_TEST(fs_read_regular_reads_to_the_end_and_never_through_a_link) {
   free(big);
   free(link);
   free(dir);
-}
-END_TEST
-
-START_TEST(mem_prefault_heap_spares_the_page_faults) {
-#if defined(__SANITIZE_ADDRESS__)
-  /* ASan replaces malloc with its own allocator, which glibc's thresholds do not steer. */
-  fprintf(stderr, "SKIP mem_prefault_heap: ASan's allocator replaces glibc malloc (the check "
-                  "runs in a build without sanitizers: make SANITIZER= tests-bin)\n");
-  return;
-#endif
-  /* The kernel must have MADV_POPULATE_WRITE (5.14+): probed on a page of our own. */
-  long page = sysconf(_SC_PAGESIZE);
-  void *probe = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ck_assert_ptr_ne(probe, MAP_FAILED);
-  bool supported = madvise(probe, (size_t)page, 23 /* MADV_POPULATE_WRITE */) == 0;
-  munmap(probe, (size_t)page);
-  if (!supported) {
-    fprintf(stderr, "SKIP mem_prefault_heap: this kernel has no MADV_POPULATE_WRITE\n");
-    return;
-  }
-  size_t size = (size_t)4 << 20;
-  mem_prefault_heap(size + ((size_t)1 << 20));
-  struct rusage before, after;
-  getrusage(RUSAGE_SELF, &before);
-  char *p = malloc(size);
-  ck_assert_ptr_nonnull(p);
-  for (size_t i = 0; i < size; i += (size_t)page)
-    p[i] = 1; /* would fault once per page without the prefault */
-  getrusage(RUSAGE_SELF, &after);
-  free(p);
-  long faults = after.ru_minflt - before.ru_minflt;
-  ck_assert_msg(faults < (long)(size / (size_t)page) / 4, "%ld faults touching %zu pages", faults,
-                size / (size_t)page);
 }
 END_TEST
 
@@ -339,7 +303,6 @@ static Suite *base_suite(void) {
   tcase_add_test(tc, fs_safe_paths);
   tcase_add_test(tc, fs_atomic_write_and_bounded_read);
   tcase_add_test(tc, fs_read_regular_reads_to_the_end_and_never_through_a_link);
-  tcase_add_test(tc, mem_prefault_heap_spares_the_page_faults);
   tcase_add_test(tc, jpath_get_set_del);
   tcase_add_test(tc, proc_runs_and_collects);
   tcase_add_test(tc, proc_timeout_and_output_limit);

@@ -3,7 +3,6 @@
 
 #include "base/error.h"
 #include "base/fs.h"
-#include "base/mem.h"
 #include "base/str.h"
 #include "cad/krm.h"
 #include "cad/pkgcommit.h"
@@ -542,7 +541,6 @@ done:
 
 /* ---- render: the pipeline steps of the whole tree, their sandboxes built ahead ---- */
 
-#define RENDER_HEAP_PER_BYTE 128 /* heap faulted in per byte of package (prefault_heap) */
 #define PLAN_MAX_STEPS 1024 /* steps whose sandbox may be prepared ahead (more run cold) */
 #define PLAN_AHEAD 3        /* sandboxes built ahead of the running function */
 
@@ -892,16 +890,6 @@ int fn_render_package(const fn_env *env, const char *dir, bool allow_exec, fn_re
   }
   if (!rc)
     rc = pkgcommit_snapshot_take(&before, all);
-  if (!rc && env->prefault_heap) {
-    /* What the rest of the render allocates (the ResourceList, each function's parsed
-     * output, the files written back) grows with the package: about 130 times its size
-     * in bytes for kpt-style YAML, measured. Faulted in at once, after the first
-     * sandboxes were cloned (so that they do not share these pages). */
-    size_t bytes = 0;
-    for (size_t i = 0; i < before.n; i++)
-      bytes += before.text[i].len;
-    mem_prefault_heap(bytes * RENDER_HEAP_PER_BYTE);
-  }
   if (!rc)
     rc = render_one(&ctx, "", all);
   plan_free(&ctx); /* cancels what a failure left unused */

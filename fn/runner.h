@@ -30,9 +30,6 @@ typedef struct fn_env {
   sandbox_mode mode;
   sandbox_limits limits;
   bool builtins_in_process; /* trusted fast path (default true) */
-  /* A short-lived command (the CLI): render may fault in its heap in bulk, sized from the
-   * package (base/mem.h). Default false. */
-  bool prefault_heap;
 } fn_env;
 
 /* Defaults: strict sandbox, default limits, built-ins in process, no directories. */

@@ -429,7 +429,7 @@ static int cmd_eval(int argc, char **argv) {
     rc = 2;
     goto out_usage;
   }
-  fs_set_sync(false); /* as kpt: atomic renames, no fsync per file */
+  fs_set_sync(false); /* as kpt: no fsync per file (the journal covers a killed process) */
   fn_report rep;
   fn_report_init(&rep);
   yml_node *config = eval_config(&o, &rc);
@@ -483,7 +483,7 @@ static int cmd_render(int argc, char **argv) {
     rc = 2;
     goto out_usage;
   }
-  fs_set_sync(false); /* as kpt: atomic renames, no fsync per file */
+  fs_set_sync(false); /* as kpt: no fsync per file (the journal covers a killed process) */
   fn_report rep;
   fn_report_init(&rep);
   rc = fn_render_package(&o.env, o.dir ? o.dir : ".", o.allow_exec, &rep, stderr);

@@ -14,6 +14,9 @@
  * Both work in memory on a cad/krm package and write only when every function passed:
  * a failed function leaves the package untouched. Files a function did not change are not
  * rewritten (cad keeps their bytes); files whose last resource was removed are deleted.
+ * The write is cad/pkgcommit's: changed files rewritten in place behind an undo journal
+ * (DIR/.portico-journal), which both functions first replay when an earlier write was
+ * interrupted (pkgcommit_recover; the CLI says "recovered N file(s) ...").
  *
  * Progress goes to `log` in kpt's words ("[RUNNING] ...", "[PASS] ... in 12ms", "[FAIL]");
  * every function's outcome is collected in an fn_report that can be written as kpt's

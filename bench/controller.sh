@@ -9,7 +9,8 @@ set -euo pipefail
 BIN=${PORTICO_BIN:-bin/portico}
 W=$(mktemp -d /tmp/portico-bench-controller.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$W"; }
+# (stderr closed first: bash would report each killed background job as "Killed")
+cleanup() { exec 2>/dev/null; for p in "${pids[@]}"; do kill -9 "$p" || true; done; rm -rf "$W"; }
 trap cleanup EXIT
 here=$(cd "$(dirname "$0")" && pwd)
 N_MEM=${BENCH_CONTROLLER_OBJECTS:-10000}

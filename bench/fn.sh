@@ -83,39 +83,46 @@ done
 children_cpu_ms() {
   awk 'NR == 2 { t = 0; for (i = 1; i <= NF; i++) { split($i, m, "m"); t += m[1] * 60 + m[2] }; printf "%.0f", t * 1000 }' "$1"
 }
-# median_render N DEST CMD...: fresh copy of the package at DEST before each (untimed) run.
-# Prints the median wall time and the median CPU time (user + system of the command and
-# every process it started: load-independent) in ms. The CPU time is the difference of
-# bash's `times` (its reaped children) around the command, saved to files so that no
-# process runs inside the timed region but the command.
-median_render() {
-  local n=$1 dest=$2; shift 2
-  local walls=() cpus=() t0 st
-  for _ in $(seq "$n"); do
-    rm -rf "$dest" && cp -r "$R/pkg" "$dest"
-    times >"$work/cpu0"
-    now_us; t0=$REPLY
-    "$@" "$dest" --allow-exec >/dev/null 2>&1
-    st=$?
-    now_us; walls+=($(( REPLY - t0 )))
-    times >"$work/cpu1"
-    [ "$st" -ne 0 ] && { echo "FAILED: $*" >&2; echo "nan nan"; return 1; }
-    cpus+=($(( $(children_cpu_ms "$work/cpu1") - $(children_cpu_ms "$work/cpu0") )))
-  done
-  local w c
-  w=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1e3}')
-  c=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}')
-  echo "$w $c"
+# render_once DEST CMD...: one render of a fresh copy of the package at DEST (the copy is
+# not timed); appends its wall time (us) to `walls_<tag>` and its CPU time (ms: user +
+# system of the command and every process it started, load-independent) to `cpus_<tag>`.
+# The CPU time is the difference of bash's `times` (its reaped children) around the
+# command, saved to files so that no process runs inside the timed region but the command.
+render_once() {
+  local tag=$1 dest=$2; shift 2
+  local t0 st
+  rm -rf "$dest" && cp -r "$R/pkg" "$dest"
+  times >"$work/cpu0"
+  now_us; t0=$REPLY
+  "$@" "$dest" --allow-exec >/dev/null 2>&1
+  st=$?
+  now_us; eval "walls_$tag+=($(( REPLY - t0 )))"
+  times >"$work/cpu1"
+  [ "$st" -ne 0 ] && { echo "FAILED: $*" >&2; return 1; }
+  eval "cpus_$tag+=($(( $(children_cpu_ms "$work/cpu1") - $(children_cpu_ms "$work/cpu0") )))"
 }
-read -r pr pc < <(median_render 11 "$R/p" "$P" fn render)
-kr=nan kc=nan
-[ $have_kpt = 1 ] && read -r kr kc < <(median_render 5 "$R/k" kpt fn render)
+median_of() { printf '%s\n' "$@" | sort -n | awk -v d="$DIV" '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/d}'; }
+# Rounds interleave the two commands, so that both see the same load: 11 rounds, one kpt
+# render and two Portico renders in each.
+walls_p=() cpus_p=() walls_k=() cpus_k=()
+pr=nan pc=nan kr=nan kc=nan
+ok=1
+for _ in $(seq 11); do
+  render_once p "$R/p" "$P" fn render || { ok=0; break; }
+  render_once p "$R/p" "$P" fn render || { ok=0; break; }
+  [ $have_kpt = 1 ] && { render_once k "$R/k" kpt fn render || { ok=0; break; }; }
+done
+if [ $ok = 1 ]; then
+  pr=$(DIV=1000 median_of "${walls_p[@]}"); pc=$(DIV=1 median_of "${cpus_p[@]}")
+  [ $have_kpt = 1 ] && { kr=$(DIV=1000 median_of "${walls_k[@]}"); kc=$(DIV=1 median_of "${cpus_k[@]}"); }
+fi
 same="n/a"
 if [ $have_kpt = 1 ]; then diff -r "$R/p" "$R/k" >/dev/null && same=identical || same=DIFFERENT; fi
 echo "render: 50 resources, 3 exec functions (median wall time of the command)"
 printf '  %-44s %10s ms\n' "portico fn render --allow-exec (sandboxed)" "$pr"
 printf '  %-44s %10s ms   (portico %s faster; target >= 20x; trees %s)\n' "kpt fn render --allow-exec (anchor)" "$kr" "$(ratio "$pr" "$kr")" "$same"
 printf '  %-44s %10s ms   (kpt %s ms: %s less; all processes, load-independent)\n' "CPU time (user+sys), portico" "$pc" "$kc" "$(ratio "$pc" "$kc")"
+echo "  (medians of 22 Portico and 11 kpt renders, interleaved)"
 
 # ---- 3. built-in in process on 50 resources ----
 {

@@ -68,7 +68,9 @@ void fs_set_sync(bool on) { fs_sync_writes = on; }
 
 bool fs_sync_enabled(void) { return fs_sync_writes; }
 
-int fs_temp_beside(const char *path, char **tmp) {
+/* An empty temporary file beside `path` ("PATH.tmp.XXXXXX", close-on-exec): its
+ * descriptor and *tmp (caller frees), or -1 with the error set and *tmp NULL. */
+static int temp_beside(const char *path, char **tmp) {
   *tmp = str_printf("%s.tmp.XXXXXX", path);
   if (!*tmp)
     return error_set(ERR_NOMEM, "out of memory");
@@ -82,19 +84,24 @@ int fs_temp_beside(const char *path, char **tmp) {
   return fd;
 }
 
-int fs_fill_temp(int fd, const char *path, const void *data, size_t len, mode_t mode) {
+int fs_write_all(int fd, const char *name, const void *data, size_t len) {
   const char *p = data ? data : "";
-  size_t left = len;
-  int rc = 0;
-  while (left && !rc) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0 && errno != EINTR)
-      rc = error_set_errno(ERR_IO, "cannot write %s", path);
-    if (n > 0) {
-      p += n;
-      left -= (size_t)n;
-    }
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return error_set_errno(ERR_IO, "cannot write %s", name);
+    p += n;
+    len -= (size_t)n;
   }
+  return 0;
+}
+
+/* Writes `data` to the temporary `fd`, sets `mode`, fsyncs when syncing is on, closes `fd`
+ * whatever happens. 0 or ERR_IO naming `path`. */
+static int fill_temp(int fd, const char *path, const void *data, size_t len, mode_t mode) {
+  int rc = fs_write_all(fd, path, data, len);
   if (!rc && fchmod(fd, mode) < 0)
     rc = error_set_errno(ERR_IO, "cannot set the mode of %s", path);
   if (!rc && fs_sync_writes && fsync(fd) < 0)
@@ -106,10 +113,10 @@ int fs_fill_temp(int fd, const char *path, const void *data, size_t len, mode_t 
 
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode) {
   char *tmp = NULL;
-  int fd = fs_temp_beside(path, &tmp);
+  int fd = temp_beside(path, &tmp);
   if (fd < 0)
     return error_code();
-  int rc = fs_fill_temp(fd, path, data, len, mode);
+  int rc = fill_temp(fd, path, data, len, mode);
   if (!rc && rename(tmp, path) < 0)
     rc = error_set_errno(ERR_IO, "cannot move %s into place", path);
   if (rc)

@@ -28,16 +28,11 @@ int fs_read_regular(const char *path, size_t limit, buf *out);
  * file. On failure the old file is untouched and no temporary is left behind. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
-/* The two halves of fs_write_atomic, for callers that write many files and rename them
- * together (all temporaries first, then the renames). fs_temp_beside creates
- * an empty temporary file beside `path` ("PATH.tmp.XXXXXX", close-on-exec): its
- * descriptor and *tmp (caller frees and, on failure, unlinks), or -1 with the error set
- * and *tmp NULL. fs_fill_temp writes `data` to it, sets `mode`, fsyncs when syncing is on
- * (fs_set_sync) and closes `fd` whatever happens; 0 or ERR_IO naming `path`. */
-int fs_temp_beside(const char *path, char **tmp);
-int fs_fill_temp(int fd, const char *path, const void *data, size_t len, mode_t mode);
+/* Writes all `len` bytes to `fd` (from its current offset; retried on EINTR and short
+ * writes). ERR_IO naming `name` (a write that returns 0 counts as an error). */
+int fs_write_all(int fd, const char *name, const void *data, size_t len);
 
-/* Process-wide: whether fs_write_atomic and fs_fill_temp fsync before the rename (default true). A local
+/* Process-wide: whether fs_write_atomic fsyncs before the rename (default true). A local
  * CLI command that writes many files and does not promise durability (kpt does not sync
  * either) may turn it off; the rename keeps every write atomic all the same. */
 void fs_set_sync(bool on);

@@ -287,17 +287,12 @@ static int parent_inside(const char *dir, const char *root_real, const char *rel
   return rc;
 }
 
-/* Writes `len` bytes at offset 0 of `fd`, then fsyncs it when syncing is on and `sync`. */
+/* Writes `len` bytes to `fd`, just opened (offset 0), then fsyncs it when syncing is on
+ * and `sync`. */
 static int fill_fd(int fd, const char *rel, const char *data, size_t len, bool sync) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pwrite(fd, data + done, len - done, (off_t)done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return error_set_errno(ERR_IO, "cannot write %s", rel);
-    done += (size_t)n;
-  }
+  int rc = fs_write_all(fd, rel, data, len);
+  if (rc)
+    return rc;
   if (sync && fs_sync_enabled() && fsync(fd) < 0)
     return error_set_errno(ERR_IO, "cannot sync %s", rel);
   return 0;

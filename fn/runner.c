@@ -184,8 +184,6 @@ typedef struct early_output {
   bool parsed;
 } early_output;
 
-static void take_output(fn_outcome *out, const buf *text, bool exited_ok);
-
 static void on_output(void *arg, const buf *text) {
   early_output *e = arg;
   release_ahead(e->next, text);

@@ -1,7 +1,8 @@
 /*
  * sandbox: see sandbox.h for the design. This file has two parts: the parent side (prepare
  * every path, string and the seccomp program; start P with proc_start; write P's id maps
- * when Portico is root; finish with proc_finish and read the report pipe) and P, the
+ * when Portico is root, from a thread that waits for P to ask; finish with proc_finish and
+ * read the report pipe) and P, the
  * function's process (the setup hook proc_start runs in the cloned child).
  *
  * Child-side rule: after the clone only system calls and the small helpers below that

@@ -10,10 +10,12 @@
  *          /lib /lib64 /bin /sbin /etc/ld.so.cache, the function's executable,
  *          /dev/{null,zero,full,random,urandom}; a private writable tmpfs /tmp; /proc of
  *          the new PID namespace), pivot_root, then unshare(USER) and, once Portico has
- *          written its uid/gid maps (65534 inside -> the unprivileged host uid 65534), become
- *          uid/gid 65534 there, drop every capability, set rlimits, no_new_privs, a seccomp
- *          filter, close every inherited descriptor, wait for its input (the barrier of
- *          sandbox_start) and exec with an empty environment.
+ *          written its uid/gid maps (65534 inside -> the unprivileged host uid 65534; a
+ *          Portico thread does it as soon as P asks), become uid/gid 65534 there, drop
+ *          every capability, set rlimits, no_new_privs, a seccomp filter, close every
+ *          inherited descriptor and exec with an empty environment. A sandbox built
+ *          ahead (sandbox_start) thus starts its function at once; the function then
+ *          waits for its input on stdin.
  *
  * The namespaces other than the user namespace are created while still host root and so
  * are owned by the initial user namespace: the function, inside its own user namespace,
